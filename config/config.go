@@ -1,0 +1,261 @@
+// Package config reads the server's settings from the environment (and a .env file loaded by
+// main). Every setting has a documented default in .env.example; a value that does not parse
+// stops the start with an error naming the variable, so nothing falls back silently.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environments the server knows.
+const (
+	EnvDevelopment = "development"
+	EnvTest        = "test"
+	EnvProduction  = "production"
+)
+
+// ExampleJWTSecret is the placeholder shipped in .env.example; production refuses it.
+const ExampleJWTSecret = "change-me-to-a-long-random-string-of-at-least-32-bytes"
+
+// MinProductionSecretLen is the shortest JWT_SECRET accepted in production (HS256 wants 256 bits).
+const MinProductionSecretLen = 32
+
+// Config is every setting of the server, parsed and validated.
+type Config struct {
+	AppEnv string
+	Port   int
+
+	// DatabaseURL empty means: start the embedded PostgreSQL under EmbeddedDir.
+	DatabaseURL      string
+	EmbeddedDir      string
+	EmbeddedPort     int
+	PGBinDir         string
+	DBMaxOpenConns   int
+	DBMaxIdleConns   int
+	DBConnMaxLife    time.Duration
+	DBConnMaxIdle    time.Duration
+	DBConnectTimeout time.Duration
+	AutoMigrate      bool
+
+	JWTSecret          string
+	JWTSecretGenerated bool
+	JWTExpiresIn       time.Duration
+	RefreshTokenTTL    time.Duration
+	BcryptCost         int
+
+	CORSOrigins    []string
+	UploadDir      string
+	MaxVideoMB     int
+	MaxJSONBytes   int64
+	TrustedProxies []string
+
+	RateLoginPerIP           int
+	RateLoginFailsPerAccount int
+	RateRegisterPerIP        int
+
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+}
+
+// Production reports whether the server runs with APP_ENV=production.
+func (c Config) Production() bool { return c.AppEnv == EnvProduction }
+
+// Error names the variable whose value was refused.
+type Error struct {
+	Var    string
+	Value  string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("config: %s: %s", e.Var, e.Reason)
+	}
+	return fmt.Sprintf("config: %s=%q: %s", e.Var, e.Value, e.Reason)
+}
+
+// Load reads the settings through lookup (os.LookupEnv in main, a map in tests).
+// It returns every problem found, joined, not only the first.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	r := reader{lookup: lookup}
+	c := Config{
+		AppEnv:           r.oneOf("APP_ENV", EnvDevelopment, EnvDevelopment, EnvTest, EnvProduction),
+		Port:             r.intRange("PORT", 8000, 1, 65535),
+		DatabaseURL:      r.str("DATABASE_URL", ""),
+		EmbeddedDir:      r.str("EMBEDDED_PG_DIR", ".data/postgres"),
+		EmbeddedPort:     r.intRange("EMBEDDED_PG_PORT", 55432, 1, 65535),
+		PGBinDir:         r.str("PG_BIN_DIR", ""),
+		DBMaxOpenConns:   r.intRange("DB_MAX_OPEN_CONNS", 20, 1, 10000),
+		DBMaxIdleConns:   r.intRange("DB_MAX_IDLE_CONNS", 10, 0, 10000),
+		DBConnMaxLife:    r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute),
+		DBConnMaxIdle:    r.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute),
+		DBConnectTimeout: r.duration("DB_CONNECT_TIMEOUT", 30*time.Second),
+		AutoMigrate:      r.boolean("AUTO_MIGRATE", true),
+
+		JWTSecret:       r.str("JWT_SECRET", ""),
+		JWTExpiresIn:    r.positiveDuration("JWT_EXPIRES_IN", 24*time.Hour),
+		RefreshTokenTTL: r.positiveDuration("REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		BcryptCost:      r.intRange("BCRYPT_COST", 10, 4, 31),
+
+		CORSOrigins:    r.list("CORS_ORIGINS", []string{"*"}),
+		UploadDir:      r.str("UPLOAD_DIR", "uploads"),
+		MaxVideoMB:     r.intRange("MAX_VIDEO_MB", 100, 1, 10240),
+		MaxJSONBytes:   int64(r.intRange("MAX_JSON_BYTES", 1<<20, 1024, 64<<20)),
+		TrustedProxies: r.list("TRUSTED_PROXIES", nil),
+
+		RateLoginPerIP:           r.intRange("RATE_LOGIN_PER_IP", 30, 0, 1_000_000),
+		RateLoginFailsPerAccount: r.intRange("RATE_LOGIN_FAILS_PER_ACCOUNT", 10, 0, 1_000_000),
+		RateRegisterPerIP:        r.intRange("RATE_REGISTER_PER_IP", 10, 0, 1_000_000),
+
+		LogLevel:        r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		ShutdownTimeout: r.positiveDuration("SHUTDOWN_TIMEOUT", 15*time.Second),
+	}
+	defaultFormat := "text"
+	if c.AppEnv == EnvProduction {
+		defaultFormat = "json"
+	}
+	c.LogFormat = r.oneOf("LOG_FORMAT", defaultFormat, "text", "json")
+
+	if c.DBMaxIdleConns > c.DBMaxOpenConns {
+		r.fail("DB_MAX_IDLE_CONNS", strconv.Itoa(c.DBMaxIdleConns),
+			fmt.Sprintf("must not exceed DB_MAX_OPEN_CONNS (%d)", c.DBMaxOpenConns))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		r.errs = append(r.errs, &Error{Var: "DATABASE_URL", Reason: "must start with postgres:// or postgresql:// (for example postgres://postgres:postgres@localhost:5432/tiktok?sslmode=disable)"})
+	}
+
+	switch {
+	case c.Production() && c.JWTSecret == "":
+		r.errs = append(r.errs, &Error{Var: "JWT_SECRET", Reason: "is required in production (generate one with: openssl rand -hex 32)"})
+	case c.Production() && c.JWTSecret == ExampleJWTSecret:
+		r.errs = append(r.errs, &Error{Var: "JWT_SECRET", Reason: "is the example value from .env.example; production needs its own secret (openssl rand -hex 32)"})
+	case c.Production() && len(c.JWTSecret) < MinProductionSecretLen:
+		r.errs = append(r.errs, &Error{Var: "JWT_SECRET", Reason: fmt.Sprintf("is %d bytes; production needs at least %d (openssl rand -hex 32)", len(c.JWTSecret), MinProductionSecretLen)})
+	case c.JWTSecret == "":
+		// Development and tests may start without a secret: tokens then last until the restart.
+		c.JWTSecret = randomSecret()
+		c.JWTSecretGenerated = true
+	}
+
+	if err := errors.Join(r.errs...); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+// reader collects parse errors so that Load reports all of them at once.
+type reader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+func (r *reader) raw(name string) (string, bool) {
+	v, ok := r.lookup(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+func (r *reader) fail(name, value, reason string) {
+	r.errs = append(r.errs, &Error{Var: name, Value: value, Reason: reason})
+}
+
+func (r *reader) str(name, def string) string {
+	if v, ok := r.raw(name); ok {
+		return v
+	}
+	return def
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	r.fail(name, v, "must be one of "+strings.Join(allowed, ", "))
+	return def
+}
+
+func (r *reader) intRange(name string, def, lo, hi int) int {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.fail(name, v, "is not a whole number")
+		return def
+	}
+	if n < lo || n > hi {
+		r.fail(name, v, fmt.Sprintf("must be between %d and %d", lo, hi))
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.fail(name, v, "is not a duration (examples: 30s, 15m, 24h)")
+		return def
+	}
+	return d
+}
+
+func (r *reader) positiveDuration(name string, def time.Duration) time.Duration {
+	d := r.duration(name, def)
+	if d <= 0 {
+		v, _ := r.raw(name)
+		r.fail(name, v, "must be longer than zero")
+		return def
+	}
+	return d
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, v, "must be true or false")
+		return def
+	}
+	return b
+}
+
+func (r *reader) list(name string, def []string) []string {
+	v, ok := r.raw(name)
+	if !ok {
+		return def
+	}
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,235 @@
+// Command tiktok is the TikTok-clone API server: a Gin + GORM + PostgreSQL port of the
+// course's Express + Prisma server.
+//
+//	go run .                      serve (migrating first unless AUTO_MIGRATE=false)
+//	go run . migrate up           apply pending migrations and exit
+//	go run . migrate down [N|all] roll back the last N migrations (default 1)
+//	go run . migrate status       list migrations and whether each has run
+//
+// Settings come from the environment and a .env file (see .env.example). Without
+// DATABASE_URL the server starts an embedded PostgreSQL under EMBEDDED_PG_DIR.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/joho/godotenv"
+	"gorm.io/gorm"
+
+	"tiktok/config"
+	"tiktok/database"
+	"tiktok/routes"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run is main with an exit code: 0 success, 1 failure at run time, 2 bad configuration or usage.
+func run(args []string) int {
+	if err := godotenv.Load(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(os.Stderr, "cannot read .env: %v\n", err)
+		return 2
+	}
+	cfg, err := config.Load(os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "invalid configuration:\n%v\n", err)
+		return 2
+	}
+	log := newLogger(cfg)
+	slog.SetDefault(log)
+	if cfg.JWTSecretGenerated {
+		log.Warn("JWT_SECRET is not set: using a random secret for this run; tokens stop working at the next restart (set it in .env)")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	dsn, stopDB, err := databaseURL(ctx, cfg, log)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	defer stopDB()
+	pool := database.PoolOptions{MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns,
+		ConnMaxLifetime: cfg.DBConnMaxLife, ConnMaxIdleTime: cfg.DBConnMaxIdle}
+	db, err := database.Open(ctx, dsn, pool, cfg.DBConnectTimeout, log)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	defer func() {
+		if sqlDB, err := db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	}()
+
+	switch {
+	case len(args) == 0 || args[0] == "serve":
+		return serve(ctx, cfg, db, log)
+	case args[0] == "migrate":
+		return migrateCommand(db, args[1:], log)
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q; usage: tiktok [serve | migrate up | migrate down [N|all] | migrate status]\n", args[0])
+		return 2
+	}
+}
+
+// databaseURL returns DATABASE_URL, or starts the embedded PostgreSQL when it is unset.
+// The returned function stops what was started.
+func databaseURL(ctx context.Context, cfg config.Config, log *slog.Logger) (string, func(), error) {
+	if cfg.DatabaseURL != "" {
+		return cfg.DatabaseURL, func() {}, nil
+	}
+	log.Info("DATABASE_URL is not set: using the embedded PostgreSQL", "dir", cfg.EmbeddedDir, "port", cfg.EmbeddedPort)
+	pg, err := database.StartEmbedded(ctx, database.EmbeddedOptions{
+		Dir: cfg.EmbeddedDir, Port: cfg.EmbeddedPort, BinDir: cfg.PGBinDir, Log: log})
+	if err != nil {
+		return "", nil, err
+	}
+	stopPG := func() {
+		if err := pg.Stop(); err != nil {
+			log.Error(err.Error())
+		} else {
+			log.Info("embedded PostgreSQL stopped")
+		}
+	}
+	if err := pg.EnsureDatabase(ctx, "tiktok"); err != nil {
+		stopPG()
+		return "", nil, err
+	}
+	return pg.URL("tiktok"), stopPG, nil
+}
+
+func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger) int {
+	if cfg.AutoMigrate {
+		if err := database.Migrate(db); err != nil {
+			log.Error("migration failed", "error", err)
+			return 1
+		}
+	}
+	if cfg.AppEnv == config.EnvDevelopment {
+		gin.SetMode(gin.DebugMode)
+	} else {
+		gin.SetMode(gin.ReleaseMode)
+	}
+	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log})
+	if err != nil {
+		log.Error("cannot build the router", "error", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		log.Error("cannot listen", "port", cfg.Port, "error", err)
+		return 1
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "env", cfg.AppEnv)
+	if err := serveUntilDone(ctx, ln, handler, cfg.ShutdownTimeout); err != nil {
+		log.Error("server stopped with an error", "error", err)
+		return 1
+	}
+	log.Info("server stopped")
+	return 0
+}
+
+// serveUntilDone serves on ln until ctx is cancelled, then stops accepting connections and
+// waits up to shutdownTimeout for the requests in flight to finish.
+func serveUntilDone(ctx context.Context, ln net.Listener, handler http.Handler, shutdownTimeout time.Duration) error {
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Uploads of up to MAX_VIDEO_MB and video downloads on slow links take a while.
+		ReadTimeout:    10 * time.Minute,
+		WriteTimeout:   10 * time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 1 << 20,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func migrateCommand(db *gorm.DB, args []string, log *slog.Logger) int {
+	sub := "up"
+	if len(args) > 0 {
+		sub = args[0]
+	}
+	switch sub {
+	case "up":
+		if err := database.Migrate(db); err != nil {
+			log.Error("migration failed", "error", err)
+			return 1
+		}
+		fmt.Println("migrations applied")
+	case "down":
+		steps := 1
+		if len(args) > 1 {
+			if args[1] == "all" {
+				steps = 0
+			} else if n, err := strconv.Atoi(args[1]); err == nil && n > 0 {
+				steps = n
+			} else {
+				fmt.Fprintf(os.Stderr, "migrate down: %q is not a positive number or \"all\"\n", args[1])
+				return 2
+			}
+		}
+		n, err := database.MigrateDown(db, steps)
+		if err != nil {
+			log.Error("rollback failed", "error", err)
+			return 1
+		}
+		fmt.Printf("rolled back %d migration(s)\n", n)
+	case "status":
+		list, err := database.Status(db)
+		if err != nil {
+			log.Error("cannot read migration status", "error", err)
+			return 1
+		}
+		for _, m := range list {
+			state := "pending"
+			if m.Applied {
+				state = "applied"
+			}
+			fmt.Printf("%-8s %s\n", state, m.ID)
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "unknown migrate command %q; use up, down [N|all] or status\n", sub)
+		return 2
+	}
+	return 0
+}
+
+func newLogger(cfg config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,189 @@
+// Package middleware holds the Gin middleware every request passes through (request id,
+// logging, panic recovery, CORS, body caps, metrics, auth) and the API's error kinds with the
+// one function that maps them to HTTP responses.
+package middleware
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// HeaderRequestID is the header that carries the request id both ways.
+const HeaderRequestID = "X-Request-ID"
+
+// ctxKeyRequestID is the Gin context key for the request id; read it with RequestID.
+const ctxKeyRequestID = "tiktok.requestID"
+
+var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,128}$`)
+
+// RequestIDMiddleware takes the caller's X-Request-ID when it is sane (1-128 characters of
+// letters, digits and ._:-), or makes a new one, and echoes it on the response.
+func RequestIDMiddleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader(HeaderRequestID)
+		if !saneRequestID.MatchString(id) {
+			id = newRequestID()
+		}
+		c.Set(ctxKeyRequestID, id)
+		c.Header(HeaderRequestID, id)
+		c.Next()
+	}
+}
+
+// RequestID returns the id of the request being served.
+func RequestID(c *gin.Context) string {
+	return c.GetString(ctxKeyRequestID)
+}
+
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Logger writes one structured line per request. It logs the path without the query string
+// and never a header, so tokens and passwords cannot reach the log.
+func Logger(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		status := c.Writer.Status()
+		level := slog.LevelInfo
+		switch {
+		case status >= 500:
+			level = slog.LevelError
+		case status >= 400:
+			level = slog.LevelWarn
+		}
+		log.LogAttrs(c.Request.Context(), level, "request",
+			slog.String("request_id", RequestID(c)),
+			slog.String("method", c.Request.Method),
+			slog.String("path", c.Request.URL.Path),
+			slog.String("route", c.FullPath()),
+			slog.Int("status", status),
+			slog.Int("bytes", c.Writer.Size()),
+			slog.Duration("latency", time.Since(start)),
+			slog.String("client_ip", c.ClientIP()),
+		)
+	}
+}
+
+// Recovery turns a panic in a handler into a logged stack trace and a JSON 500.
+func Recovery(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			rec := recover()
+			if rec == nil {
+				return
+			}
+			if err, ok := rec.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(rec) // the client went away on purpose; let net/http handle it
+			}
+			log.ErrorContext(c.Request.Context(), "panic",
+				"request_id", RequestID(c), "method", c.Request.Method, "path", c.Request.URL.Path,
+				"panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+			if c.Writer.Written() {
+				c.Abort()
+				return
+			}
+			c.AbortWithStatusJSON(http.StatusInternalServerError,
+				errorBody{Message: "Internal server error", Code: "internal"})
+		}()
+		c.Next()
+	}
+}
+
+// CORS answers preflights with 204 and adds the CORS headers for the allowed origins
+// ("*" allows any). Credentials are not used: the API authenticates with a bearer header.
+func CORS(origins []string) gin.HandlerFunc {
+	allowAll := false
+	allowed := make(map[string]bool, len(origins))
+	for _, o := range origins {
+		if o == "*" {
+			allowAll = true
+		}
+		allowed[strings.TrimRight(o, "/")] = true
+	}
+	const methods = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+	const headers = "Authorization, Content-Type, X-Request-ID"
+	return func(c *gin.Context) {
+		origin := c.GetHeader("Origin")
+		if origin != "" {
+			switch {
+			case allowAll:
+				c.Header("Access-Control-Allow-Origin", "*")
+			case allowed[origin]:
+				c.Header("Access-Control-Allow-Origin", origin)
+				c.Header("Vary", "Origin")
+			}
+			c.Header("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, WWW-Authenticate")
+		}
+		if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
+			c.Header("Access-Control-Allow-Methods", methods)
+			c.Header("Access-Control-Allow-Headers", headers)
+			c.Header("Access-Control-Max-Age", "600")
+			c.AbortWithStatus(http.StatusNoContent)
+			return
+		}
+		c.Next()
+	}
+}
+
+// BodyLimit caps request bodies at limit bytes: a larger declared Content-Length is refused at
+// once with 413, and reading past the cap fails with *http.MaxBytesError (also a 413).
+// Upload routes raise the cap for themselves with a larger BodyLimit of their own.
+func BodyLimit(limit int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > limit {
+			_ = c.Error(TooLarge("Request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"))
+			c.Abort()
+			return
+		}
+		if c.Request.Body != nil && c.Request.Body != http.NoBody {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		}
+		c.Next()
+	}
+}
+
+// BindJSON decodes the request body into dst, turning decoding failures into API errors:
+// 413 over the cap, 400 invalid_json for malformed JSON, 400 validation_failed for a field
+// of the wrong type. Unknown fields are ignored, as API.md says.
+func BindJSON(c *gin.Context, dst any) error {
+	if c.Request.Body == nil || c.Request.Body == http.NoBody {
+		return Invalid("invalid_json", "Request body must be a JSON object")
+	}
+	dec := json.NewDecoder(c.Request.Body)
+	if err := dec.Decode(dst); err != nil {
+		var maxBytes *http.MaxBytesError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &maxBytes):
+			return TooLarge(fmt.Sprintf("Request body is larger than %d bytes", maxBytes.Limit))
+		case errors.As(err, &typeErr):
+			field := typeErr.Field
+			if field == "" {
+				return Invalid("invalid_json", "Request body must be a JSON object")
+			}
+			return ValidationFailed(map[string]string{field: "has the wrong type"})
+		case errors.Is(err, io.EOF):
+			return Invalid("invalid_json", "Request body must be a JSON object")
+		default:
+			return Invalid("invalid_json", "Request body is not valid JSON")
+		}
+	}
+	return nil
+}

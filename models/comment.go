@@ -1,0 +1,21 @@
+package models
+
+import "time"
+
+// Comment is a row of "comments" (Prisma: model Comment @@map("comments")). LikeCount is
+// maintained by a trigger on comment_likes.
+type Comment struct {
+	ID        int32     `gorm:"column:id;type:serial;primaryKey"`
+	Content   string    `gorm:"column:content;type:text;not null"`
+	UserID    int32     `gorm:"column:user_id;type:integer;not null"`
+	VideoID   int32     `gorm:"column:video_id;type:integer;not null"`
+	CreatedAt time.Time `gorm:"column:created_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP"`
+	UpdatedAt time.Time `gorm:"column:updated_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP"`
+	LikeCount int32     `gorm:"column:like_count;type:integer;not null;default:0;<-:false"`
+
+	User  *User  `gorm:"foreignKey:UserID;constraint:comments_user_id_fkey,OnUpdate:CASCADE,OnDelete:CASCADE"`
+	Video *Video `gorm:"foreignKey:VideoID;constraint:comments_video_id_fkey,OnUpdate:CASCADE,OnDelete:CASCADE"`
+}
+
+// TableName pins the table name (Prisma: @@map("comments")).
+func (Comment) TableName() string { return "comments" }
