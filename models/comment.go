@@ -5,7 +5,7 @@ import "time"
 // Comment is a row of "comments" (Prisma: model Comment @@map("comments")). LikeCount is
 // maintained by a trigger on comment_likes.
 type Comment struct {
-	ID        int32     `gorm:"column:id;type:serial;primaryKey"`
+	ID        int32     `gorm:"column:id;primaryKey;autoIncrement"`
 	Content   string    `gorm:"column:content;type:text;not null"`
 	UserID    int32     `gorm:"column:user_id;type:integer;not null"`
 	VideoID   int32     `gorm:"column:video_id;type:integer;not null"`

@@ -6,7 +6,7 @@ import "time"
 // Only the SHA-256 hash of the token is stored. Tokens minted by rotating one another share a
 // FamilyID, so presenting a spent token again can revoke its whole family.
 type RefreshToken struct {
-	ID        int64      `gorm:"column:id;type:bigserial;primaryKey"`
+	ID        int64      `gorm:"column:id;primaryKey;autoIncrement"`
 	UserID    int32      `gorm:"column:user_id;type:integer;not null;index:refresh_tokens_user_id_idx"`
 	FamilyID  string     `gorm:"column:family_id;type:text;not null;index:refresh_tokens_family_id_idx"`
 	TokenHash string     `gorm:"column:token_hash;type:text;not null;uniqueIndex:refresh_tokens_token_hash_key"`

@@ -8,7 +8,7 @@ import "time"
 // videos) are kept equal to the COUNT(*) of their rows by database triggers, whoever writes.
 // TokenVersion is bumped to revoke every access token of the user at once.
 type User struct {
-	ID             int32     `gorm:"column:id;type:serial;primaryKey"`
+	ID             int32     `gorm:"column:id;primaryKey;autoIncrement"`
 	Username       string    `gorm:"column:username;type:text;not null;uniqueIndex:users_username_key"`
 	Email          string    `gorm:"column:email;type:text;not null;uniqueIndex:users_email_key"`
 	Password       string    `gorm:"column:password;type:text;not null"`

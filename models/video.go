@@ -5,7 +5,7 @@ import "time"
 // Video is a row of "videos" (Prisma: model Video @@map("videos")). LikeCount and
 // CommentCount are maintained by triggers and never written by the application.
 type Video struct {
-	ID           int32     `gorm:"column:id;type:serial;primaryKey"`
+	ID           int32     `gorm:"column:id;primaryKey;autoIncrement"`
 	UserID       int32     `gorm:"column:user_id;type:integer;not null"`
 	Caption      *string   `gorm:"column:caption;type:text"`
 	VideoURL     string    `gorm:"column:video_url;type:text;not null"`

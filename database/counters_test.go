@@ -1,0 +1,161 @@
+package database_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"gorm.io/gorm"
+)
+
+// counterChecks pairs each stored counter with the COUNT(*) it must equal; each query returns
+// the number of rows whose counter is wrong.
+var counterChecks = map[string]string{
+	"videos.like_count": `SELECT count(*) FROM videos v WHERE like_count <> (SELECT count(*) FROM video_likes l WHERE l.video_id = v.id)`,
+	"videos.comment_count": `SELECT count(*) FROM videos v WHERE comment_count <> (SELECT count(*) FROM comments c WHERE c.video_id = v.id)`,
+	"comments.like_count": `SELECT count(*) FROM comments c WHERE like_count <> (SELECT count(*) FROM comment_likes l WHERE l.comment_id = c.id)`,
+	"users.follower_count": `SELECT count(*) FROM users u WHERE follower_count <> (SELECT count(*) FROM follows f WHERE f.following_id = u.id)`,
+	"users.following_count": `SELECT count(*) FROM users u WHERE following_count <> (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)`,
+	"users.video_count": `SELECT count(*) FROM users u WHERE video_count <> (SELECT count(*) FROM videos v WHERE v.user_id = u.id)`,
+	"users.like_count": `SELECT count(*) FROM users u WHERE like_count <> (SELECT count(*) FROM video_likes l JOIN videos v ON v.id = l.video_id WHERE v.user_id = u.id)`,
+}
+
+func assertCountersExact(t *testing.T, db *gorm.DB) {
+	t.Helper()
+	for name, q := range counterChecks {
+		var wrong int64
+		if err := db.Raw(q).Scan(&wrong).Error; err != nil {
+			t.Fatal(err)
+		}
+		if wrong != 0 {
+			t.Errorf("%s differs from COUNT(*) on %d rows", name, wrong)
+		}
+	}
+}
+
+// fixture inserts n users with one video and one comment each and returns their ids.
+type fixture struct{ users, videos, comments []int32 }
+
+func newFixture(t *testing.T, db *gorm.DB, n int) fixture {
+	t.Helper()
+	var f fixture
+	tag := rand.Int64()
+	for i := range n {
+		var uid, vid, cid int32
+		if err := db.Raw(`INSERT INTO users (username, email, password) VALUES (?, ?, 'x') RETURNING id`,
+			fmt.Sprintf("u%d_%d", tag, i), fmt.Sprintf("u%d_%d@example.com", tag, i)).Scan(&uid).Error; err != nil {
+			t.Fatal(err)
+		}
+		db.Raw(`INSERT INTO videos (user_id, video_url) VALUES (?, 'https://example.com/v.mp4') RETURNING id`, uid).Scan(&vid)
+		db.Raw(`INSERT INTO comments (user_id, video_id, content) VALUES (?, ?, 'hi') RETURNING id`, uid, vid).Scan(&cid)
+		f.users, f.videos, f.comments = append(f.users, uid), append(f.videos, vid), append(f.comments, cid)
+	}
+	return f
+}
+
+func TestCountersStayExactUnderConcurrentPlainSQL(t *testing.T) {
+	f := newFixture(t, db, 6)
+	hotVideo, hotComment := f.videos[0], f.comments[0]
+	a, b := f.users[0], f.users[1]
+
+	const workers = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*40)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			me := f.users[w%len(f.users)]
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			for range 40 {
+				var err error
+				switch r.IntN(8) {
+				case 0:
+					err = db.Exec(`INSERT INTO video_likes (user_id, video_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, me, hotVideo).Error
+				case 1:
+					err = db.Exec(`DELETE FROM video_likes WHERE user_id = ? AND video_id = ?`, me, hotVideo).Error
+				case 2:
+					err = db.Exec(`INSERT INTO comment_likes (user_id, comment_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, me, hotComment).Error
+				case 3:
+					err = db.Exec(`DELETE FROM comment_likes WHERE user_id = ? AND comment_id = ?`, me, hotComment).Error
+				case 4: // A follows B and B follows A, racing: must not deadlock
+					from, to := a, b
+					if w%2 == 1 {
+						from, to = b, a
+					}
+					err = db.Exec(`INSERT INTO follows (follower_id, following_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, from, to).Error
+				case 5:
+					from, to := a, b
+					if w%2 == 1 {
+						from, to = b, a
+					}
+					err = db.Exec(`DELETE FROM follows WHERE follower_id = ? AND following_id = ?`, from, to).Error
+				case 6:
+					err = db.Exec(`INSERT INTO comments (user_id, video_id, content) VALUES (?, ?, 'c')`, me, hotVideo).Error
+				case 7:
+					err = db.Exec(`DELETE FROM comments WHERE id = (SELECT id FROM comments WHERE video_id = ? AND id <> ? ORDER BY id LIMIT 1)`, hotVideo, hotComment).Error
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent write failed: %v", err)
+	}
+	assertCountersExact(t, db)
+}
+
+func TestCountersFollowDeletesTruncatesAndIgnoreDirectWrites(t *testing.T) {
+	fresh := freshMigrated(t)
+	f := newFixture(t, fresh, 4)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if err := fresh.Exec(q, args...).Error; err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+	}
+	for _, u := range f.users {
+		for _, v := range f.videos {
+			exec(`INSERT INTO video_likes (user_id, video_id) VALUES (?, ?)`, u, v)
+		}
+		for _, c := range f.comments {
+			exec(`INSERT INTO comment_likes (user_id, comment_id) VALUES (?, ?)`, u, c)
+		}
+		if u != f.users[0] {
+			exec(`INSERT INTO follows (follower_id, following_id) VALUES (?, ?)`, u, f.users[0])
+		}
+	}
+	assertCountersExact(t, fresh)
+
+	// A direct write of a counter (psql, or an ORM saving a stale copy) is ignored.
+	exec(`UPDATE videos SET like_count = 999, comment_count = 999, caption = 'edited' WHERE id = ?`, f.videos[0])
+	exec(`UPDATE users SET follower_count = 999, name = 'x' WHERE id = ?`, f.users[0])
+	exec(`INSERT INTO videos (user_id, video_url, like_count) VALUES (?, 'u', 50)`, f.users[1])
+	assertCountersExact(t, fresh)
+
+	// Moving rows between parents moves their counts.
+	exec(`UPDATE comments SET video_id = ? WHERE id = ?`, f.videos[1], f.comments[0])
+	exec(`UPDATE videos SET user_id = ? WHERE id = ?`, f.users[2], f.videos[3])
+	exec(`UPDATE follows SET following_id = ? WHERE follower_id = ? AND following_id = ?`, f.users[3], f.users[1], f.users[0])
+	assertCountersExact(t, fresh)
+
+	// Deleting a video settles its author's likes received; deleting a user cascades.
+	exec(`DELETE FROM videos WHERE id = ?`, f.videos[0])
+	exec(`DELETE FROM users WHERE id = ?`, f.users[1])
+	assertCountersExact(t, fresh)
+
+	// TRUNCATE fires no row triggers; the statement trigger recounts.
+	exec(`TRUNCATE video_likes`)
+	exec(`TRUNCATE follows`)
+	assertCountersExact(t, fresh)
+	var total int64
+	fresh.Raw(`SELECT sum(like_count + follower_count + following_count) FROM users`).Scan(&total)
+	if total != 0 {
+		t.Fatalf("after TRUNCATE users still count %d likes and follows", total)
+	}
+}
