@@ -194,3 +194,12 @@ func mustTime(t testing.TB, s string) time.Time {
 	}
 	return tm
 }
+
+// int32Array is ids as a PostgreSQL array literal (GORM would expand a slice into a list).
+func int32Array(ids []int32) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprint(id)
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}

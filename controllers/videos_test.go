@@ -342,16 +342,14 @@ func TestTrendingRanksEngagementDecayedByAge(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var out videoListJSON
-	api.Do("GET", "/api/videos?sort=trending&limit=50", nil, "").Status(http.StatusOK).Decode(&out)
 	pos := map[int32]int{}
-	for i, v := range out.Videos {
-		pos[v.ID] = i + 1
+	for i, id := range walk(t, api, "/api/videos?sort=trending", 50, videoItems) {
+		pos[id] = i + 1
 	}
 	if pos[loved.ID] == 0 || pos[quiet.ID] == 0 || pos[loved.ID] > pos[quiet.ID] {
 		t.Fatalf("the liked and commented video must rank above the quiet one of the same age: loved %d quiet %d", pos[loved.ID], pos[quiet.ID])
 	}
-	if p, ok := pos[old]; ok && p < pos[quiet.ID] {
+	if pos[old] == 0 || pos[old] < pos[quiet.ID] {
 		t.Fatalf("a six-year-old video ranks above a new one")
 	}
 	// The stored score is the documented function of the row's own columns.
