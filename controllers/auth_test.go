@@ -216,7 +216,9 @@ func TestLoginRateLimitTripsAndRecovers(t *testing.T) {
 			loginFrom(api, "10.0.0.1", bad).Error(401, "invalid_credentials")
 			_ = i
 		}
-		// The account is locked, from any address and even with the right password.
+		// The account is locked, from any address, by e-mail or username, even with the
+		// right password.
+		loginFrom(api, "10.0.0.2", map[string]string{"username": u.Username, "password": u.Password}).Error(429, "rate_limited")
 		res := loginFrom(api, "10.0.0.2", map[string]string{"email": strings.ToUpper(u.Email), "password": u.Password})
 		res.Error(429, "rate_limited")
 		if ra := res.Header.Get("Retry-After"); ra == "" || ra == "0" {
@@ -226,6 +228,13 @@ func TestLoginRateLimitTripsAndRecovers(t *testing.T) {
 		loginFrom(api, "10.0.0.1", map[string]string{"email": other.Email, "password": other.Password}).Status(200)
 		api.Clock.Advance(15*time.Minute + time.Second)
 		loginFrom(api, "10.0.0.1", map[string]string{"email": u.Email, "password": u.Password}).Status(200)
+	})
+	t.Run("unknown accounts are limited too", func(t *testing.T) {
+		api := apitest.New(t, db, apitest.WithConfig(func(c *config.Config) { c.RateLoginFailsPerAccount = 2 }))
+		ghost := map[string]string{"email": apitest.Unique("ghost") + "@example.com", "password": "whatever1"}
+		loginFrom(api, "10.0.0.1", ghost).Error(401, "invalid_credentials")
+		loginFrom(api, "10.0.0.1", ghost).Error(401, "invalid_credentials")
+		loginFrom(api, "10.0.0.1", ghost).Error(429, "rate_limited")
 	})
 	t.Run("a success clears the failures", func(t *testing.T) {
 		api := apitest.New(t, db, apitest.WithConfig(func(c *config.Config) { c.RateLoginFailsPerAccount = 3 }))
