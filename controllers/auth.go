@@ -241,16 +241,20 @@ func (a *Auth) Login(c *gin.Context) error {
 		return middleware.ValidationFailed(errs)
 	}
 
-	accountKey := "login:" + strings.ToLower(login)
+	var users []models.User
+	if err := a.DB.WithContext(ctx).Where("lower("+field+") = lower(?)", login).Limit(1).Find(&users).Error; err != nil {
+		return err
+	}
+	// Failures count per account, whether it was named by e-mail or by username; attempts on
+	// an unknown name count under that name, so they are limited just the same.
+	accountKey := "login:name:" + strings.ToLower(login)
+	if len(users) == 1 {
+		accountKey = "login:user:" + strconv.Itoa(int(users[0].ID))
+	}
 	if blocked, retry, err := a.LoginFails.Blocked(ctx, accountKey); err != nil {
 		return err
 	} else if blocked {
 		return middleware.RateLimited(retry)
-	}
-
-	var users []models.User
-	if err := a.DB.WithContext(ctx).Where("lower("+field+") = lower(?)", login).Limit(1).Find(&users).Error; err != nil {
-		return err
 	}
 	ok := false
 	if len(users) == 1 {

@@ -1,8 +1,10 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -43,7 +45,18 @@ func (f *Follows) setFollow(c *gin.Context, follow bool) error {
 		return middleware.Invalid("cannot_follow_self", "You cannot follow yourself")
 	}
 	var counts []int32
-	err = f.DB.WithContext(c.Request.Context()).Transaction(func(tx *gorm.DB) error {
+	err = transact(c.Request.Context(), f.DB, func(tx *gorm.DB) error {
+		// Lock both users in id order before the trigger on follows updates their counters:
+		// the trigger's own UPDATE may visit the two rows in either order (a sequential scan
+		// follows the heap), and two follows between the same users could then deadlock.
+		var ids []int32
+		if err := tx.Raw(`SELECT id FROM users WHERE id IN (?, ?) ORDER BY id FOR NO KEY UPDATE`, viewer, target).
+			Scan(&ids).Error; err != nil {
+			return err
+		}
+		if !slices.Contains(ids, target) {
+			return middleware.NotFound("User not found")
+		}
 		var err error
 		if follow {
 			err = tx.Exec(`INSERT INTO follows (follower_id, following_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, viewer, target).Error
@@ -72,6 +85,26 @@ func (f *Follows) setFollow(c *gin.Context, follow bool) error {
 	}
 	c.JSON(http.StatusOK, gin.H{"message": msg, "followerCount": counts[0], "isFollowing": follow})
 	return nil
+}
+
+// transact runs fn in a transaction, retrying it (up to three attempts) when PostgreSQL
+// aborts it for a deadlock or a serialization failure: both say "run me again", and a client
+// should not see a 500 for a race it cannot control.
+func transact(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		err = db.WithContext(ctx).Transaction(fn)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*10) * time.Millisecond):
+		}
+	}
+	return err
 }
 
 // followRow is a user of a follower/following list with the time the follow was made, which

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
 	"tiktok/internal/testdb"
@@ -11,4 +12,7 @@ import (
 // db is this package's migrated test database.
 var db *gorm.DB
 
-func TestMain(m *testing.M) { testdb.Main(m, &db) }
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	testdb.Main(m, &db)
+}

@@ -394,7 +394,8 @@ func (u *Users) Delete(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	var urls []string
-	err = u.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = transact(ctx, u.DB, func(tx *gorm.DB) error {
+		urls = urls[:0]
 		if err := tx.Raw(`SELECT avatar FROM users WHERE id = ? AND avatar IS NOT NULL
 			UNION ALL SELECT video_url FROM videos WHERE user_id = ?
 			UNION ALL SELECT thumbnail_url FROM videos WHERE user_id = ? AND thumbnail_url IS NOT NULL`,

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -93,7 +94,8 @@ func New(t testing.TB, db *gorm.DB, opts ...Option) *API {
 	cfg.UploadDir = t.TempDir()
 
 	clock := &Clock{now: time.Now()}
-	deps := routes.Deps{DB: db}
+	// Internal errors reach the test's output, so a 500 explains itself.
+	deps := routes.Deps{DB: db, Log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))}
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}
@@ -113,6 +115,14 @@ func New(t testing.TB, db *gorm.DB, opts ...Option) *API {
 		t.Fatal(err)
 	}
 	return &API{T: t, DB: db, Config: cfg, Router: r, Tokens: deps.Tokens, Clock: clock, Store: store}
+}
+
+// testWriter sends log lines to t.Log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // clockedLimiters builds the limiters of the settings on the test clock, so a test can move
