@@ -363,7 +363,7 @@ func (cm *Comments) Update(c *gin.Context) error {
 	if len(errs) > 0 {
 		return middleware.ValidationFailed(errs)
 	}
-	err = cm.DB.WithContext(c.Request.Context()).Transaction(func(tx *gorm.DB) error {
+	err = transact(c.Request.Context(), cm.DB, func(tx *gorm.DB) error {
 		author, _, err := commentOwners(tx, id)
 		if err != nil {
 			return err
@@ -394,7 +394,7 @@ func (cm *Comments) Delete(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	err = cm.DB.WithContext(c.Request.Context()).Transaction(func(tx *gorm.DB) error {
+	err = transact(c.Request.Context(), cm.DB, func(tx *gorm.DB) error {
 		author, owner, err := commentOwners(tx, id)
 		if err != nil {
 			return err

@@ -293,7 +293,7 @@ func (v *Videos) Update(c *gin.Context) error {
 	if len(errs) > 0 {
 		return middleware.ValidationFailed(errs)
 	}
-	err = v.DB.WithContext(c.Request.Context()).Transaction(func(tx *gorm.DB) error {
+	err = transact(c.Request.Context(), v.DB, func(tx *gorm.DB) error {
 		video, err := videoOwner(tx, id)
 		if err != nil {
 			return err
@@ -332,7 +332,7 @@ func (v *Videos) Delete(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	var video models.Video
-	err = v.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = transact(ctx, v.DB, func(tx *gorm.DB) error {
 		video, err = videoOwner(tx, id)
 		if err != nil {
 			return err
@@ -403,7 +403,8 @@ var errNoTarget = errors.New("like target not found")
 // target is errNoTarget: the insert fails its foreign key, or the count finds no row.
 func setLike(ctx context.Context, db *gorm.DB, like bool, insert, del, count string, viewer, target int32) (int32, error) {
 	var counts []int32
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := transact(ctx, db, func(tx *gorm.DB) error {
+		counts = counts[:0]
 		stmt := del
 		if like {
 			stmt = insert

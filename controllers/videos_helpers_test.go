@@ -1,11 +1,9 @@
 package controllers_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,52 +121,10 @@ func insertVideos(t testing.TB, userID int32, n, sameTime int, base time.Time) [
 	return ids
 }
 
-// statementCounter is a GORM logger that counts the SQL statements run through it.
-type statementCounter struct {
-	logger.Interface
-	n   atomic.Int64
-	sql atomic.Pointer[[]string]
-}
-
-func newStatementCounter() *statementCounter {
-	return &statementCounter{Interface: logger.Discard}
-}
-
-func (s *statementCounter) LogMode(logger.LogLevel) logger.Interface { return s }
-
-func (s *statementCounter) Trace(_ context.Context, _ time.Time, fc func() (string, int64), _ error) {
-	s.n.Add(1)
-	sql, _ := fc()
-	for {
-		old := s.sql.Load()
-		var list []string
-		if old != nil {
-			list = append(list, *old...)
-		}
-		list = append(list, strings.Join(strings.Fields(sql), " "))
-		if s.sql.CompareAndSwap(old, &list) {
-			return
-		}
-	}
-}
-
-// reset starts a new count.
-func (s *statementCounter) reset() {
-	s.n.Store(0)
-	s.sql.Store(nil)
-}
-
-func (s *statementCounter) statements() string {
-	p := s.sql.Load()
-	if p == nil {
-		return ""
-	}
-	return strings.Join(*p, "\n")
-}
-
-// countingAPI builds a router whose database handle counts every statement.
+// countingAPI builds a router whose database handle counts every statement (with the
+// statementCounter of follows_test.go).
 func countingAPI(t *testing.T) (*apitest.API, *statementCounter) {
-	counter := newStatementCounter()
+	counter := &statementCounter{Interface: logger.Discard}
 	return apitest.New(t, db.Session(&gorm.Session{Logger: counter})), counter
 }
 
