@@ -14,6 +14,12 @@ import (
 // ids in the order served. It fails on a page larger than the limit or a loop.
 func walk(t *testing.T, api *apitest.API, base string, limit int, items func(*apitest.Response) ([]int32, paginationJSON)) []int32 {
 	t.Helper()
+	return walkAs(t, api, base, limit, "", items)
+}
+
+// walkAs is walk with a bearer token.
+func walkAs(t *testing.T, api *apitest.API, base string, limit int, token string, items func(*apitest.Response) ([]int32, paginationJSON)) []int32 {
+	t.Helper()
 	var ids []int32
 	cursor := ""
 	for pages := 0; ; pages++ {
@@ -24,7 +30,7 @@ func walk(t *testing.T, api *apitest.API, base string, limit int, items func(*ap
 		if cursor != "" {
 			u += "&cursor=" + url.QueryEscape(cursor)
 		}
-		got, p := items(api.Do("GET", u, nil, "").Status(http.StatusOK))
+		got, p := items(api.Do("GET", u, nil, token).Status(http.StatusOK))
 		if len(got) > limit {
 			t.Fatalf("%s: %d items with limit %d", u, len(got), limit)
 		}
@@ -83,7 +89,8 @@ func idsOf(t *testing.T, q string, args ...any) []int32 {
 func TestPaginationWalksEveryVideoOnce(t *testing.T) {
 	api := apitest.New(t, db)
 	author := api.NewUser("bulk")
-	ids := insertVideos(t, author.ID, 250, 25, time.Now().Add(time.Hour))
+	base := time.Now().Add(time.Hour)
+	ids := insertVideos(t, author.ID, 250, 25, base)
 
 	// The per-user list holds exactly the 250; their order is created_at DESC, id DESC.
 	want := idsOf(t, `SELECT id FROM videos WHERE user_id = ? ORDER BY created_at DESC, id DESC`, author.ID)
@@ -103,6 +110,20 @@ func TestPaginationWalksEveryVideoOnce(t *testing.T) {
 	for _, limit := range []int{1, 7, 50} {
 		if got := walk(t, api, "/api/videos?sort=trending", limit, videoItems); !slices.Equal(got, trendingWant) {
 			t.Fatalf("trending feed, limit %d: served %d ids of %d, not each once in order", limit, len(got), len(trendingWant))
+		}
+	}
+
+	// The following feed merges several authors whose videos share timestamps with each
+	// other's: a second author's 40 videos fall on the same instants as the first's.
+	viewer, second := api.NewUser("follower"), api.NewUser("second")
+	insertVideos(t, second.ID, 40, 4, base)
+	for _, id := range []int32{author.ID, second.ID} {
+		api.Do("POST", path("/api/users/%d/follow", id), nil, viewer.Token).Status(http.StatusOK)
+	}
+	followingWant := idsOf(t, `SELECT id FROM videos WHERE user_id IN (?, ?) ORDER BY created_at DESC, id DESC`, author.ID, second.ID)
+	for _, limit := range []int{1, 2, 3, 4, 5, 7, 10, 11, 24, 25, 26, 49, 50} {
+		if got := walkAs(t, api, "/api/videos/following", limit, viewer.Token, videoItems); !slices.Equal(got, followingWant) {
+			t.Fatalf("following feed, limit %d: served %d ids of %d, not each once in order", limit, len(got), len(followingWant))
 		}
 	}
 

@@ -166,10 +166,10 @@ func TestListQueriesUseTheirIndexes(t *testing.T) {
 				if strings.Contains(plan, "Seq Scan") {
 					t.Errorf("%s (%s page): sequential scan in\n%s\n%s", e.path, cursor, stmt, plan)
 				}
-				// The following feed merges the videos of many authors: it sorts those
-				// (a few per author), never the whole table; every other list reads its
-				// index in order.
-				if strings.Contains(stmt, "ORDER BY") && !strings.Contains(stmt, "JOIN follows") && !strings.HasPrefix(stmt, "SELECT f.") &&
+				// The following feed merges at most a page of videos per followed user: it
+				// sorts those, never the whole table; every other list reads its index in
+				// order.
+				if strings.Contains(stmt, "ORDER BY") && !strings.Contains(stmt, "FROM follows f") && !strings.HasPrefix(stmt, "SELECT f.") &&
 					strings.Contains(plan, "Sort") {
 					t.Errorf("%s (%s page): the page is sorted instead of read in index order:\n%s\n%s", e.path, cursor, stmt, plan)
 				}
