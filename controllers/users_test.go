@@ -330,7 +330,7 @@ func TestUpdateProfileMultipart(t *testing.T) {
 		if files := uploadedFiles(t, api.Config.UploadDir); len(files) != 1 {
 			t.Fatalf("files = %v", files)
 		}
-		api.Do("GET", avatar, nil, "").Status(404)
+		api.Do("GET", avatar, nil, "").Error(404, "not_found")
 	})
 	t.Run("text is not an image: 415 and no file left", func(t *testing.T) {
 		put(nil, "avatar", "evil.png", []byte("<script>alert(1)</script>")).Error(415, "unsupported_media_type")
