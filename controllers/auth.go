@@ -131,16 +131,14 @@ func checkBio(s *string, errs map[string]string) {
 	}
 }
 
-// checkAvatarURL accepts an absolute http(s) URL or a path of our own uploads.
+// checkAvatarURL accepts an absolute http(s) URL (paths of our own uploads are checked by
+// the profile update, which knows the current avatar).
 func checkAvatarURL(s *string, errs map[string]string) {
 	if s == nil {
 		return
 	}
 	if len(*s) > maxAvatarURLChars {
 		errs["avatar"] = "must be at most 2048 characters"
-		return
-	}
-	if strings.HasPrefix(*s, "/uploads/") && !strings.Contains(*s, "..") {
 		return
 	}
 	u, err := url.Parse(*s)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -250,11 +251,18 @@ func (u *Users) Update(c *gin.Context) error {
 		checkBio(v, errs)
 		updates["bio"] = v
 	}
+	// A path of our own store sent as text may only be the current avatar sent back: pointing
+	// at someone else's file would let its later replacement delete that file.
+	localAvatar := ""
 	if uploaded != nil {
 		updates["avatar"] = uploaded.URL
 	} else if in.Avatar.Set {
 		v := cleanText(in.Avatar.Value)
-		checkAvatarURL(v, errs)
+		if v != nil && strings.HasPrefix(*v, storage.URLPrefix) {
+			localAvatar = *v
+		} else {
+			checkAvatarURL(v, errs)
+		}
 		updates["avatar"] = v
 	}
 	if len(errs) > 0 {
@@ -269,6 +277,9 @@ func (u *Users) Update(c *gin.Context) error {
 		if before.ID == 0 {
 			return middleware.NotFound("User not found")
 		}
+		if localAvatar != "" && (before.Avatar == nil || *before.Avatar != localAvatar) {
+			return middleware.ValidationFailed(map[string]string{"avatar": "must be an http(s) URL or an uploaded image file"})
+		}
 		if len(updates) > 0 {
 			updates["updated_at"] = time.Now().UTC()
 			if err := tx.Model(&models.User{}).Where("id = ?", id).Updates(updates).Error; err != nil {
@@ -281,11 +292,8 @@ func (u *Users) Update(c *gin.Context) error {
 		return err
 	}
 	committed = true
-	// The old avatar file goes once nothing points to it any more.
 	if before.Avatar != nil && (after.Avatar == nil || *after.Avatar != *before.Avatar) {
-		if name, ok := u.Store.NameFromURL(*before.Avatar); ok {
-			u.deleteFile(ctx, name)
-		}
+		u.deleteUnreferenced(ctx, []string{*before.Avatar})
 	}
 	c.JSON(http.StatusOK, NewUserProfile(&after, viewer, false))
 	return nil
@@ -377,6 +385,36 @@ func (u *Users) deleteFile(ctx context.Context, name string) {
 	}
 }
 
+// deleteUnreferenced removes the stored files behind urls that no row points to any more
+// (URLs of other sites are skipped). The check guards against a file shared by two rows,
+// which the API does not create but psql or the seeder could.
+func (u *Users) deleteUnreferenced(ctx context.Context, urls []string) {
+	var ours []string
+	for _, url := range urls {
+		if _, ok := u.Store.NameFromURL(url); ok {
+			ours = append(ours, url)
+		}
+	}
+	if len(ours) == 0 {
+		return
+	}
+	var used []string
+	if err := u.DB.WithContext(context.WithoutCancel(ctx)).Raw(`SELECT avatar FROM users WHERE avatar IN ?
+		UNION SELECT video_url FROM videos WHERE video_url IN ?
+		UNION SELECT thumbnail_url FROM videos WHERE thumbnail_url IN ?`, ours, ours, ours).Scan(&used).Error; err != nil {
+		if u.Log != nil {
+			u.Log.WarnContext(ctx, "cannot check stored files before deleting them", "error", err)
+		}
+		return
+	}
+	for _, url := range ours {
+		if !slices.Contains(used, url) {
+			name, _ := u.Store.NameFromURL(url)
+			u.deleteFile(ctx, name)
+		}
+	}
+}
+
 // Delete answers DELETE /api/users/:id (self only). The database cascades to everything of the
 // user (videos, comments, likes, follows, refresh tokens) and the counter triggers keep other
 // users' counts exact; the user's stored files are removed after the commit.
@@ -414,11 +452,7 @@ func (u *Users) Delete(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, url := range urls {
-		if name, ok := u.Store.NameFromURL(url); ok {
-			u.deleteFile(ctx, name)
-		}
-	}
+	u.deleteUnreferenced(ctx, urls)
 	c.JSON(http.StatusOK, gin.H{"message": "User deleted successfully"})
 	return nil
 }

@@ -179,8 +179,7 @@ func TestUpdateProfile(t *testing.T) {
 			want: map[string]any{"name": "Ed", "bio": "only bio", "avatar": "https://cdn.example.com/a.png"}},
 		{name: "null and empty clear", path: path, token: u.Token, body: map[string]any{"bio": nil, "avatar": ""}, status: 200,
 			want: map[string]any{"name": "Ed", "bio": nil, "avatar": nil}},
-		{name: "an upload path is a valid avatar", path: path, token: u.Token, body: map[string]any{"avatar": "/uploads/0123456789abcdef0123456789abcdef.png"}, status: 200,
-			want: map[string]any{"avatar": "/uploads/0123456789abcdef0123456789abcdef.png"}},
+		{name: "a path in the upload store that is not the current avatar", path: path, token: u.Token, body: map[string]any{"avatar": "/uploads/0123456789abcdef0123456789abcdef.png"}, status: 400, code: "validation_failed"},
 		{name: "name of 51 characters", path: path, token: u.Token, body: map[string]any{"name": strings.Repeat("n", 51)}, status: 400, code: "validation_failed"},
 		{name: "bio of 501 characters", path: path, token: u.Token, body: map[string]any{"bio": strings.Repeat("b", 501)}, status: 400, code: "validation_failed"},
 		{name: "avatar with a javascript: URL", path: path, token: u.Token, body: map[string]any{"avatar": "javascript:alert(1)"}, status: 400, code: "validation_failed"},
@@ -313,6 +312,16 @@ func TestUpdateProfileMultipart(t *testing.T) {
 		t.Fatalf("range = %q", ranged.Body)
 	}
 
+	t.Run("sending the current avatar back keeps it", func(t *testing.T) {
+		res := api.Do("PUT", apitest.Path("/api/users/%d", u.ID), map[string]any{"avatar": avatar, "bio": "same pic"}, u.Token).Status(200)
+		if res.Map()["avatar"] != avatar {
+			t.Fatalf("answer = %s", res.Body)
+		}
+	})
+	t.Run("someone else's uploaded file cannot be taken, so it cannot be deleted", func(t *testing.T) {
+		thief := api.NewUser("thief")
+		api.Do("PUT", apitest.Path("/api/users/%d", thief.ID), map[string]any{"avatar": avatar}, thief.Token).Error(400, "validation_failed")
+	})
 	t.Run("a new avatar replaces the old file", func(t *testing.T) {
 		res := put(nil, "avatar", "b.png", pngFile).Status(200)
 		if res.Map()["avatar"] == avatar {
@@ -321,7 +330,7 @@ func TestUpdateProfileMultipart(t *testing.T) {
 		if files := uploadedFiles(t, api.Config.UploadDir); len(files) != 1 {
 			t.Fatalf("files = %v", files)
 		}
-		api.Do("GET", avatar, nil, "").Status(404)
+		api.Do("GET", avatar, nil, "").Error(404, "not_found")
 	})
 	t.Run("text is not an image: 415 and no file left", func(t *testing.T) {
 		put(nil, "avatar", "evil.png", []byte("<script>alert(1)</script>")).Error(415, "unsupported_media_type")
@@ -445,6 +454,20 @@ func TestDeleteUser(t *testing.T) {
 	}
 	// Deleting again with the dead token: the token no longer works.
 	api.Do("DELETE", apitest.Path("/api/users/%d", u.ID), nil, u.Token).Error(401, "token_revoked")
+}
+
+func TestDeleteUserKeepsAFileAnotherRowUses(t *testing.T) {
+	api := apitest.New(t, db)
+	u, other := api.NewUser("sharer"), api.NewUser("keeper")
+	body, ct := multipartBody(t, nil, "avatar", "a.png", pngFile)
+	req := httptest.NewRequest("PUT", apitest.Path("/api/users/%d", u.ID), body)
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+u.Token)
+	avatar := api.Serve(req).Status(200).Map()["avatar"].(string)
+	// A row written outside the API (psql, a seeder) points at the same file.
+	db.Exec(`INSERT INTO videos (user_id, video_url, thumbnail_url) VALUES (?, 'https://example.com/v.mp4', ?)`, other.ID, avatar)
+	api.Do("DELETE", apitest.Path("/api/users/%d", u.ID), nil, u.Token).Status(200)
+	api.Do("GET", avatar, nil, "").Status(200)
 }
 
 func TestUserVideoListsHaveTheirShape(t *testing.T) {

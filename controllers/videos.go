@@ -86,7 +86,7 @@ func (v *Videos) Create(c *gin.Context) error {
 	defer func() {
 		if !committed {
 			for _, o := range saved {
-				v.deleteFile(ctx, o.Name)
+				v.files().deleteFile(ctx, o.Name)
 			}
 		}
 	}()
@@ -140,7 +140,7 @@ func (v *Videos) readVideoMultipart(c *gin.Context, in *videoInput) ([]storage.O
 	var saved []storage.Object
 	fail := func(err error) ([]storage.Object, error) {
 		for _, o := range saved {
-			v.deleteFile(ctx, o.Name)
+			v.files().deleteFile(ctx, o.Name)
 		}
 		return nil, err
 	}
@@ -345,25 +345,18 @@ func (v *Videos) Delete(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, u := range []*string{&video.VideoURL, video.ThumbnailURL} {
-		if u == nil {
-			continue
-		}
-		if name, ok := v.Store.NameFromURL(*u); ok {
-			v.deleteFile(ctx, name)
-		}
+	urls := []string{video.VideoURL}
+	if video.ThumbnailURL != nil {
+		urls = append(urls, *video.ThumbnailURL)
 	}
+	v.files().deleteUnreferenced(ctx, urls)
 	c.JSON(http.StatusOK, gin.H{"message": "Video deleted successfully"})
 	return nil
 }
 
-// deleteFile removes a stored file; a failure leaves an orphan file, which is logged, not
-// fatal to the request.
-func (v *Videos) deleteFile(ctx context.Context, name string) {
-	if err := v.Store.Delete(context.WithoutCancel(ctx), name); err != nil && v.Log != nil {
-		v.Log.WarnContext(ctx, "cannot delete stored file", "file", name, "error", err)
-	}
-}
+// files borrows the users controller's file removal: deleteFile (a failure leaves an orphan
+// file, logged) and deleteUnreferenced (only files no row points to any more).
+func (v *Videos) files() *Users { return &Users{DB: v.DB, Store: v.Store, Log: v.Log} }
 
 // Like answers POST /api/videos/:id/like. Likes are a set: liking twice keeps one row and
 // answers the same; the trigger on video_likes moves the counters.

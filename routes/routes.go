@@ -102,6 +102,14 @@ func New(d Deps) (*gin.Engine, error) {
 		}
 		d.Store = local
 	}
+	if local, ok := d.Store.(*storage.Local); ok && local.NotFound == nil {
+		// Missing files answer with the API's JSON error, like every other 404.
+		local.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"message":"File not found","code":"not_found"}`))
+		})
+	}
 	if d.Limiters == nil {
 		d.Limiters = DefaultLimiters(d.Config)
 	}

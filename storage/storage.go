@@ -65,6 +65,8 @@ const URLPrefix = "/uploads/"
 // Local is a Store on the local disk under Dir.
 type Local struct {
 	Dir string
+	// NotFound answers for a missing file (http.NotFound when nil); the API sets its JSON 404.
+	NotFound http.Handler
 }
 
 // NewLocal returns a Local store, creating dir if needed.
@@ -148,21 +150,25 @@ func (l *Local) NameFromURL(url string) (string, bool) {
 // Handler implements Store with http.ServeContent, which answers Range, If-Modified-Since and
 // HEAD. Mount it with http.StripPrefix(URLPrefix, ...).
 func (l *Local) Handler() http.Handler {
+	notFound := l.NotFound
+	if notFound == nil {
+		notFound = http.NotFoundHandler()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if !validName.MatchString(name) {
-			http.NotFound(w, r)
+			notFound.ServeHTTP(w, r)
 			return
 		}
 		f, err := os.Open(filepath.Join(l.Dir, name))
 		if err != nil {
-			http.NotFound(w, r)
+			notFound.ServeHTTP(w, r)
 			return
 		}
 		defer f.Close()
 		st, err := f.Stat()
 		if err != nil || st.IsDir() {
-			http.NotFound(w, r)
+			notFound.ServeHTTP(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", contentTypeOfExt[filepath.Ext(name)])
