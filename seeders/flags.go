@@ -110,10 +110,23 @@ func parseFlags(args []string, usageOut io.Writer) (options, error) {
 	if !set["users"] {
 		o.Users = defaultScaleUsers
 	}
-	for _, s := range sizes {
-		// A negative -users is reported as such, not also as negative derived sizes.
-		if !set[s.name] && s.ratio > 0 && o.Users > 0 {
-			*s.v = o.Users * s.ratio
+	// A negative -users is reported as such, not also as negative derived sizes.
+	if o.Users > 0 {
+		for _, s := range sizes {
+			if !set[s.name] && s.ratio > 0 {
+				*s.v = o.Users * s.ratio
+			}
+		}
+		// Derived pair counts never ask for more pairs than exist (a handful of users cannot
+		// make ten follows each); given ones are checked, not bent.
+		if !set["likes"] {
+			o.Likes = min(o.Likes, o.Users*o.Videos)
+		}
+		if !set["comment-likes"] {
+			o.CommentLikes = min(o.CommentLikes, o.Users*o.Comments)
+		}
+		if !set["follows"] {
+			o.Follows = min(o.Follows, o.Users*(o.Users-1))
 		}
 	}
 	return o, o.checkSizes()
