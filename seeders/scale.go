@@ -64,7 +64,8 @@ func loadScale(ctx context.Context, c *pgx.Conn, p *plan, hash string, prog *pro
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	// A no-op after Commit; after a failure it undoes everything, the wipe included.
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
 	exec := func(sql string, args ...any) error {
 		if _, err := tx.Exec(ctx, sql, args...); err != nil {
