@@ -12,8 +12,9 @@ const EmbeddedDatabaseName = "tiktok"
 
 // Resolve returns the URL of the database to use: DATABASE_URL when it is set, else the
 // embedded PostgreSQL's database, which it starts (or reuses) first. The server and the
-// seeder share it so that both always talk to the same database. stop stops what Resolve
-// started; it is never nil when err is nil.
+// seeder share it so that both always talk to the same database. stop stops the embedded
+// server only if Resolve started it: a seeder run next to a running server must leave that
+// server's database up. stop is never nil when err is nil.
 func Resolve(ctx context.Context, cfg config.Config, log *slog.Logger) (dsn string, stop func(), err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -26,6 +27,13 @@ func Resolve(ctx context.Context, cfg config.Config, log *slog.Logger) (dsn stri
 		Dir: cfg.EmbeddedDir, Port: cfg.EmbeddedPort, BinDir: cfg.PGBinDir, Log: log})
 	if err != nil {
 		return "", nil, err
+	}
+	if !pg.started {
+		// Another process (the server, say) runs it: leave it running for that process.
+		if err := pg.EnsureDatabase(ctx, EmbeddedDatabaseName); err != nil {
+			return "", nil, err
+		}
+		return pg.URL(EmbeddedDatabaseName), func() {}, nil
 	}
 	stopPG := func() {
 		if err := pg.Stop(); err != nil {
