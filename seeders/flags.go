@@ -19,12 +19,12 @@ const defaultSeed = 42
 // Per-user ratios of the scale mode's sizes that are not given: with -users 100000 they are
 // the benchmark target (1M videos, 10M video likes, 2M comments, 1M follows).
 const (
-	defaultScaleUsers  = 100_000
-	videosPerUser      = 10
-	likesPerUser       = 100
-	commentsPerUser    = 20
-	commentLikesPerUsr = 10
-	followsPerUser     = 10
+	defaultScaleUsers   = 100_000
+	videosPerUser       = 10
+	likesPerUser        = 100
+	commentsPerUser     = 20
+	commentLikesPerUser = 10
+	followsPerUser      = 10
 )
 
 // options is a parsed, checked command line.
@@ -65,7 +65,7 @@ func parseFlags(args []string, usageOut io.Writer) (options, error) {
 	fs.Int64Var(&o.Videos, "videos", 0, fmt.Sprintf("scale mode: videos (default %d x users)", videosPerUser))
 	fs.Int64Var(&o.Comments, "comments", 0, fmt.Sprintf("scale mode: comments (default %d x users)", commentsPerUser))
 	fs.Int64Var(&o.Likes, "likes", 0, fmt.Sprintf("scale mode: video likes (default %d x users)", likesPerUser))
-	fs.Int64Var(&o.CommentLikes, "comment-likes", 0, fmt.Sprintf("scale mode: comment likes (default %d x users)", commentLikesPerUsr))
+	fs.Int64Var(&o.CommentLikes, "comment-likes", 0, fmt.Sprintf("scale mode: comment likes (default %d x users)", commentLikesPerUser))
 	fs.Int64Var(&o.Follows, "follows", 0, fmt.Sprintf("scale mode: follows (default %d x users)", followsPerUser))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./seeders [flags]\n\n"+
@@ -79,7 +79,7 @@ func parseFlags(args []string, usageOut io.Writer) (options, error) {
 			_, _ = io.Copy(usageOut, &out)
 			return o, errHelp
 		}
-		return o, usagef("%s", strings.TrimSpace(firstLine(out.String())))
+		return o, usagef("%s (see -h)", strings.TrimSpace(firstLine(out.String())))
 	}
 	if fs.NArg() > 0 {
 		return o, usagef("unexpected argument %q (flags start with -; see -h)", fs.Arg(0))
@@ -96,7 +96,7 @@ func parseFlags(args []string, usageOut io.Writer) (options, error) {
 		{"videos", &o.Videos, videosPerUser},
 		{"comments", &o.Comments, commentsPerUser},
 		{"likes", &o.Likes, likesPerUser},
-		{"comment-likes", &o.CommentLikes, commentLikesPerUsr},
+		{"comment-likes", &o.CommentLikes, commentLikesPerUser},
 		{"follows", &o.Follows, followsPerUser},
 	}
 	for _, s := range sizes {
