@@ -94,4 +94,19 @@ func BenchmarkFeeds(b *testing.B) {
 			})
 		}
 	}
+	// Throughput of the anonymous latest feed with parallel clients, in process (no network,
+	// no load generator competing for the CPUs): the server's own ceiling on this machine.
+	b.Run("latest/parallel-anonymous", func(b *testing.B) {
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				w := httptest.NewRecorder()
+				api.Router.ServeHTTP(w, httptest.NewRequest("GET", "/api/videos?limit=10", nil))
+				if w.Code != 200 {
+					b.Errorf("%d %s", w.Code, w.Body)
+					return
+				}
+			}
+		})
+	})
 }
