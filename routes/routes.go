@@ -13,6 +13,7 @@ import (
 
 	"tiktok/config"
 	"tiktok/controllers"
+	"tiktok/docs"
 	"tiktok/middleware"
 )
 
@@ -59,6 +60,13 @@ func New(d Deps) (*gin.Engine, error) {
 	r.GET("/healthz", health.Live)
 	r.GET("/readyz", middleware.Handler(health.Ready))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+
+	spec, err := docs.SpecJSON()
+	if err != nil {
+		return nil, err
+	}
+	r.GET("/api/openapi.json", func(c *gin.Context) { c.Data(200, "application/json; charset=utf-8", spec) })
+	r.GET("/api/docs", func(c *gin.Context) { c.Data(200, "text/html; charset=utf-8", docs.Page()) })
 
 	return r, nil
 }

@@ -311,3 +311,23 @@ func TestDatabaseOutageGives503AndRecovers(t *testing.T) {
 		t.Fatalf("readyz after recovery: %d", w.Code)
 	}
 }
+
+func TestTheAPIDescribesItself(t *testing.T) {
+	r := newRouter(t, db)
+	w := do(r, "GET", "/api/openapi.json", nil)
+	var spec struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &spec) != nil || spec.OpenAPI != "3.0.3" || spec.Paths["/api/videos"] == nil {
+		t.Fatalf("GET /api/openapi.json = %d %.200s", w.Code, w.Body)
+	}
+	page := do(r, "GET", "/api/docs", nil)
+	if page.Code != 200 || !strings.HasPrefix(page.Header().Get("Content-Type"), "text/html") ||
+		!strings.Contains(page.Body.String(), `fetch("/api/openapi.json")`) {
+		t.Fatalf("GET /api/docs = %d", page.Code)
+	}
+	if strings.Contains(page.Body.String(), "https://") {
+		t.Fatal("the docs page must not load assets from another host")
+	}
+}
