@@ -57,15 +57,13 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	dsn, stopDB, err := databaseURL(ctx, cfg, log)
+	dsn, stopDB, err := database.Resolve(ctx, cfg, log)
 	if err != nil {
 		log.Error(err.Error())
 		return 1
 	}
 	defer stopDB()
-	pool := database.PoolOptions{MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns,
-		ConnMaxLifetime: cfg.DBConnMaxLife, ConnMaxIdleTime: cfg.DBConnMaxIdle}
-	db, err := database.Open(ctx, dsn, pool, cfg.DBConnectTimeout, log)
+	db, err := database.Open(ctx, dsn, database.PoolFromConfig(cfg), cfg.DBConnectTimeout, log)
 	if err != nil {
 		log.Error(err.Error())
 		return 1
@@ -85,32 +83,6 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "unknown command %q; usage: tiktok [serve | migrate up | migrate down [N|all] | migrate status]\n", args[0])
 		return 2
 	}
-}
-
-// databaseURL returns DATABASE_URL, or starts the embedded PostgreSQL when it is unset.
-// The returned function stops what was started.
-func databaseURL(ctx context.Context, cfg config.Config, log *slog.Logger) (string, func(), error) {
-	if cfg.DatabaseURL != "" {
-		return cfg.DatabaseURL, func() {}, nil
-	}
-	log.Info("DATABASE_URL is not set: using the embedded PostgreSQL", "dir", cfg.EmbeddedDir, "port", cfg.EmbeddedPort)
-	pg, err := database.StartEmbedded(ctx, database.EmbeddedOptions{
-		Dir: cfg.EmbeddedDir, Port: cfg.EmbeddedPort, BinDir: cfg.PGBinDir, Log: log})
-	if err != nil {
-		return "", nil, err
-	}
-	stopPG := func() {
-		if err := pg.Stop(); err != nil {
-			log.Error(err.Error())
-		} else {
-			log.Info("embedded PostgreSQL stopped")
-		}
-	}
-	if err := pg.EnsureDatabase(ctx, "tiktok"); err != nil {
-		stopPG()
-		return "", nil, err
-	}
-	return pg.URL("tiktok"), stopPG, nil
 }
 
 func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger) int {
