@@ -144,9 +144,21 @@ func CORS(origins []string) gin.HandlerFunc {
 
 // BodyLimit caps request bodies at limit bytes: a larger declared Content-Length is refused at
 // once with 413, and reading past the cap fails with *http.MaxBytesError (also a 413).
-// Upload routes raise the cap for themselves with a larger BodyLimit of their own.
 func BodyLimit(limit int64) gin.HandlerFunc {
+	return BodyLimits(limit, nil)
+}
+
+// BodyLimits is BodyLimit with larger caps for multipart uploads: uploads maps "METHOD
+// /route/path" (the route pattern, as c.FullPath() gives it) to the cap of a multipart body
+// sent to that route. Every other request, JSON ones to the same route included, keeps
+// jsonLimit. One middleware decides, because a cap set early in the chain cannot be raised
+// by a later one.
+func BodyLimits(jsonLimit int64, uploads map[string]int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		limit := jsonLimit
+		if n, ok := uploads[c.Request.Method+" "+c.FullPath()]; ok && isMultipart(c.GetHeader("Content-Type")) {
+			limit = n
+		}
 		if c.Request.ContentLength > limit {
 			_ = c.Error(TooLarge("Request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"))
 			c.Abort()
@@ -157,6 +169,10 @@ func BodyLimit(limit int64) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+func isMultipart(contentType string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "multipart/form-data")
 }
 
 // BindJSON decodes the request body into dst, turning decoding failures into API errors:

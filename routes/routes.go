@@ -3,7 +3,10 @@
 package routes
 
 import (
+	"fmt"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,10 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gorm.io/gorm"
 
+	"tiktok/auth"
 	"tiktok/config"
 	"tiktok/controllers"
 	"tiktok/docs"
 	"tiktok/middleware"
+	"tiktok/storage"
 )
 
 // Deps are what the handlers need; main builds them once, tests build their own.
@@ -22,7 +27,33 @@ type Deps struct {
 	Config config.Config
 	DB     *gorm.DB
 	Log    *slog.Logger
+	// Store keeps uploaded files; nil means the local disk under Config.UploadDir.
+	Store storage.Store
+	// Limiters replace the in-memory rate limiters built from the RATE_* settings (tests
+	// pass limiters with a fake clock; several instances would pass shared ones).
+	Limiters *Limiters
+	// Tokens replaces the token issuer built from JWT_SECRET (tests move its clock).
+	Tokens *auth.Tokens
 }
+
+// Limiters are the rate limiters of the auth routes (API.md, "Users and auth").
+type Limiters struct {
+	LoginPerIP        middleware.Limiter // every login attempt, per client IP, per minute
+	LoginFailsAccount middleware.Limiter // failed logins per e-mail or username, per 15 minutes
+	RegisterPerIP     middleware.Limiter // registrations per client IP, per minute
+}
+
+// DefaultLimiters builds the in-memory limiters from the RATE_* settings (0 turns one off).
+func DefaultLimiters(c config.Config) *Limiters {
+	return &Limiters{
+		LoginPerIP:        middleware.NewLimiter(c.RateLoginPerIP, time.Minute),
+		LoginFailsAccount: middleware.NewLimiter(c.RateLoginFailsPerAccount, 15*time.Minute),
+		RegisterPerIP:     middleware.NewLimiter(c.RateRegisterPerIP, time.Minute),
+	}
+}
+
+// uploadSlack is room for the multipart framing and text fields around an uploaded file.
+const uploadSlack = 64 << 10
 
 // New returns the HTTP handler of the whole API.
 func New(d Deps) (*gin.Engine, error) {
@@ -50,7 +81,10 @@ func New(d Deps) (*gin.Engine, error) {
 		middleware.Recovery(d.Log),
 		middleware.CORS(d.Config.CORSOrigins),
 		middleware.ErrorHandler(d.Log),
-		middleware.BodyLimit(d.Config.MaxJSONBytes),
+		// Multipart uploads get their own caps; everything else keeps the JSON cap.
+		middleware.BodyLimits(d.Config.MaxJSONBytes, map[string]int64{
+			"PUT /api/users/:id": controllers.MaxAvatarBytes + uploadSlack,
+		}),
 	)
 	r.NoRoute(func(c *gin.Context) {
 		_ = c.Error(middleware.NotFound("Route not found: " + c.Request.Method + " " + c.Request.URL.Path))
@@ -60,6 +94,63 @@ func New(d Deps) (*gin.Engine, error) {
 	r.GET("/healthz", health.Live)
 	r.GET("/readyz", middleware.Handler(health.Ready))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+
+	if d.Store == nil {
+		local, err := storage.NewLocal(d.Config.UploadDir)
+		if err != nil {
+			return nil, err
+		}
+		d.Store = local
+	}
+	if local, ok := d.Store.(*storage.Local); ok && local.NotFound == nil {
+		// Missing files answer with the API's JSON error, like every other 404.
+		local.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"message":"File not found","code":"not_found"}`))
+		})
+	}
+	if d.Limiters == nil {
+		d.Limiters = DefaultLimiters(d.Config)
+	}
+	if d.Tokens == nil {
+		d.Tokens = auth.NewTokens(d.Config.JWTSecret, d.Config.JWTExpiresIn)
+	}
+	passwords, err := auth.NewPasswords(d.Config.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("BCRYPT_COST=%d: %w", d.Config.BcryptCost, err)
+	}
+
+	uploads := http.StripPrefix(storage.URLPrefix, d.Store.Handler())
+	r.GET("/uploads/*name", gin.WrapH(uploads))
+	r.HEAD("/uploads/*name", gin.WrapH(uploads))
+
+	authn := &middleware.Auth{DB: d.DB, Tokens: d.Tokens}
+	required, optional := authn.RequireAuth(), authn.OptionalAuth()
+	h := middleware.Handler
+
+	authCtl := &controllers.Auth{DB: d.DB, Tokens: d.Tokens, Passwords: passwords,
+		RefreshTTL: d.Config.RefreshTokenTTL, LoginFails: d.Limiters.LoginFailsAccount}
+	users := &controllers.Users{DB: d.DB, Store: d.Store, Log: d.Log}
+	follows := &controllers.Follows{DB: d.DB}
+
+	api := r.Group("/api")
+	api.POST("/users/register", middleware.RateLimitByIP(d.Limiters.RegisterPerIP, "register"), h(authCtl.Register))
+	api.POST("/users/login", middleware.RateLimitByIP(d.Limiters.LoginPerIP, "login"), h(authCtl.Login))
+	api.POST("/users/refresh", h(authCtl.Refresh))
+	api.POST("/users/logout", required, h(authCtl.Logout))
+	api.GET("/users/me", required, h(users.Me))
+	api.GET("/users", optional, h(users.List))
+	api.GET("/users/:id", optional, h(users.Get))
+	api.PUT("/users/:id", required, h(users.Update))
+	api.PUT("/users/:id/password", required, h(authCtl.ChangePassword))
+	api.DELETE("/users/:id", required, h(users.Delete))
+	api.GET("/users/:id/videos", optional, h(users.Videos))
+	api.GET("/users/:id/liked", optional, h(users.Liked))
+	api.GET("/users/:id/followers", optional, h(follows.Followers))
+	api.GET("/users/:id/following", optional, h(follows.Following))
+	api.POST("/users/:id/follow", required, h(follows.Follow))
+	api.DELETE("/users/:id/follow", required, h(follows.Unfollow))
 
 	spec, err := docs.SpecJSON()
 	if err != nil {

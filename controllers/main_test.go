@@ -1,0 +1,18 @@
+package controllers_test
+
+import (
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+
+	"tiktok/internal/testdb"
+)
+
+// db is this package's migrated test database.
+var db *gorm.DB
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	testdb.Main(m, &db)
+}

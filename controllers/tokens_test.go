@@ -1,0 +1,142 @@
+package controllers_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"tiktok/auth"
+	"tiktok/internal/apitest"
+)
+
+// claimsFor are valid claims for u, which each attack then breaks in one way.
+func claimsFor(u *apitest.User) jwt.MapClaims {
+	now := time.Now()
+	return jwt.MapClaims{
+		"id": u.ID, "sub": strconv.Itoa(int(u.ID)), "ver": 0,
+		"iss": auth.Issuer, "aud": auth.Audience,
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}
+}
+
+func sign(t *testing.T, method jwt.SigningMethod, claims jwt.MapClaims, key any) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// hmacWithHeader signs header.payload with HMAC-SHA256 whatever the header claims: the
+// "RS256 with the secret as the key" algorithm-confusion attack.
+func hmacWithHeader(header string, claims jwt.MapClaims, secret string) string {
+	enc := base64.RawURLEncoding
+	input := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(mustJSON(claims)))
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(input))
+	return input + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+func TestTokenAttacks(t *testing.T) {
+	api := apitest.New(t, db)
+	u := api.NewUser("victim")
+	other := api.NewUser("attacker")
+	secret := []byte(apitest.Secret)
+	with := func(edit func(jwt.MapClaims)) jwt.MapClaims {
+		c := claimsFor(u)
+		edit(c)
+		return c
+	}
+	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, claimsFor(u)).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tampered: the victim's valid signature on the attacker's payload.
+	parts := strings.Split(other.Token, ".")
+	victimPayload := strings.Split(u.Token, ".")[1]
+	tampered := parts[0] + "." + victimPayload + "." + parts[2]
+
+	cases := []struct {
+		name   string
+		header string
+		code   string
+	}{
+		{"alg none", "Bearer " + none, "token_invalid"},
+		{"HS384 with the same secret", "Bearer " + sign(t, jwt.SigningMethodHS384, claimsFor(u), secret), "token_invalid"},
+		{"HS512 with the same secret", "Bearer " + sign(t, jwt.SigningMethodHS512, claimsFor(u), secret), "token_invalid"},
+		{"RS256 header, secret as HMAC key", "Bearer " + hmacWithHeader(`{"alg":"RS256","typ":"JWT"}`, claimsFor(u), apitest.Secret), "token_invalid"},
+		{"tampered payload", "Bearer " + tampered, "token_invalid"},
+		{"signed with another secret", "Bearer " + sign(t, jwt.SigningMethodHS256, claimsFor(u), []byte("another-secret-another-secret-123")), "token_invalid"},
+		{"no exp", "Bearer " + sign(t, jwt.SigningMethodHS256, with(func(c jwt.MapClaims) { delete(c, "exp") }), secret), "token_invalid"},
+		{"expired", "Bearer " + sign(t, jwt.SigningMethodHS256, with(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), secret), "token_expired"},
+		{"wrong iss", "Bearer " + sign(t, jwt.SigningMethodHS256, with(func(c jwt.MapClaims) { c["iss"] = "someone-else" }), secret), "token_invalid"},
+		{"wrong aud", "Bearer " + sign(t, jwt.SigningMethodHS256, with(func(c jwt.MapClaims) { c["aud"] = "another-app" }), secret), "token_invalid"},
+		{"id and sub disagree", "Bearer " + sign(t, jwt.SigningMethodHS256, with(func(c jwt.MapClaims) { c["sub"] = strconv.Itoa(int(other.ID)) }), secret), "token_invalid"},
+		{"id as a string", "Bearer " + sign(t, jwt.SigningMethodHS256, with(func(c jwt.MapClaims) { c["id"] = strconv.Itoa(int(u.ID)) }), secret), "token_invalid"},
+		{"old token version", "Bearer " + sign(t, jwt.SigningMethodHS256, with(func(c jwt.MapClaims) { c["ver"] = 5 }), secret), "token_revoked"},
+		{"issued in the future", "Bearer " + sign(t, jwt.SigningMethodHS256, with(func(c jwt.MapClaims) { c["iat"] = time.Now().Add(time.Hour).Unix() }), secret), "token_invalid"},
+		{"garbage", "Bearer not.a.jwt", "token_invalid"},
+		{"no header", "", "token_missing"},
+		{"scheme alone", "Bearer", "token_missing"},
+		{"scheme and spaces", "Bearer   ", "token_missing"},
+		{"Basic scheme", "Basic x", "token_invalid"},
+		{"two tokens", "Bearer " + u.Token + " " + u.Token, "token_invalid"},
+		{"token without scheme", u.Token, "token_invalid"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var headers []string
+			if tc.header != "" {
+				headers = append(headers, "Authorization: "+tc.header)
+			}
+			res := api.Do("GET", "/api/users/me", nil, "", headers...).Error(401, tc.code)
+			if !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Fatalf("WWW-Authenticate = %q", res.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+
+	t.Run("the scheme word in any case, extra spaces tolerated", func(t *testing.T) {
+		for _, h := range []string{"bearer " + u.Token, "BEARER " + u.Token, "BeArEr " + u.Token, "Bearer    " + u.Token + "   "} {
+			api.Do("GET", "/api/users/me", nil, "", "Authorization: "+h).Status(200)
+		}
+	})
+	t.Run("expired by the clock, then refreshable", func(t *testing.T) {
+		s := api.NewUser("clock")
+		api.Clock.Advance(api.Config.JWTExpiresIn + auth.Leeway + time.Second)
+		defer api.Clock.Advance(-(api.Config.JWTExpiresIn + auth.Leeway + time.Second))
+		api.Do("GET", "/api/users/me", nil, s.Token).Error(401, "token_expired")
+	})
+	t.Run("a deleted user's token", func(t *testing.T) {
+		s := api.NewUser("deleted")
+		api.Do("DELETE", apitest.Path("/api/users/%d", s.ID), nil, s.Token).Status(200)
+		api.Do("GET", "/api/users/me", nil, s.Token).Error(401, "token_revoked")
+		api.Do("POST", "/api/users/refresh", map[string]string{"refreshToken": s.Refresh}, "").Error(401, "token_invalid")
+	})
+	t.Run("a token from before a password change", func(t *testing.T) {
+		s := api.NewUser("pwchange")
+		api.Do("PUT", apitest.Path("/api/users/%d/password", s.ID),
+			map[string]string{"currentPassword": s.Password, "newPassword": "another password"}, s.Token).Status(200)
+		api.Do("GET", "/api/users/me", nil, s.Token).Error(401, "token_revoked")
+	})
+	t.Run("public routes ignore a bad token and say so", func(t *testing.T) {
+		res := api.Do("GET", apitest.Path("/api/users/%d", u.ID), nil, "", "Authorization: Bearer "+none).Status(200)
+		if got := res.Header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
+			t.Fatalf("WWW-Authenticate = %q", got)
+		}
+		if m := res.Map(); m["email"] != nil || m["isFollowing"] != false {
+			t.Fatalf("answered as the victim: %s", res.Body)
+		}
+		ok := api.Do("GET", apitest.Path("/api/users/%d", u.ID), nil, other.Token).Status(200)
+		if ok.Header.Get("WWW-Authenticate") != "" {
+			t.Fatal("WWW-Authenticate on a valid token")
+		}
+	})
+}
