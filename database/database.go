@@ -175,16 +175,28 @@ func cleanParseError(err error) string {
 	return msg
 }
 
-// NewGormLogger routes GORM's warnings (slow queries, errors) to slog. Queries are logged with
+// NewGormLogger routes GORM's slow-query warnings to slog. Queries are logged with
 // placeholders, never with their parameter values, so no password hash or token reaches a log.
+// Failed queries are not logged here: many are expected (a taken username is a unique
+// violation) and the ones that are bugs reach the log once, with the request id, through
+// middleware.ErrorHandler.
 func NewGormLogger(log *slog.Logger) logger.Interface {
-	return logger.New(slogWriter{log}, logger.Config{
-		SlowThreshold:             500 * time.Millisecond,
-		LogLevel:                  logger.Warn,
-		IgnoreRecordNotFoundError: true,
-		ParameterizedQueries:      true,
-		Colorful:                  false,
-	})
+	return slowQueriesOnly{logger.New(slogWriter{log}, logger.Config{
+		SlowThreshold:        500 * time.Millisecond,
+		LogLevel:             logger.Warn,
+		ParameterizedQueries: true,
+		Colorful:             false,
+	})}
+}
+
+type slowQueriesOnly struct{ logger.Interface }
+
+func (l slowQueriesOnly) LogMode(level logger.LogLevel) logger.Interface {
+	return slowQueriesOnly{l.Interface.LogMode(level)}
+}
+
+func (l slowQueriesOnly) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), _ error) {
+	l.Interface.Trace(ctx, begin, fc, nil)
 }
 
 type slogWriter struct{ log *slog.Logger }

@@ -17,6 +17,7 @@ import (
 	"tiktok/auth"
 	"tiktok/config"
 	"tiktok/controllers"
+	"tiktok/docs"
 	"tiktok/middleware"
 	"tiktok/storage"
 )
@@ -172,6 +173,13 @@ func New(d Deps) (*gin.Engine, error) {
 	api.DELETE("/comments/:id", required, h(comments.Delete))
 	api.POST("/comments/:id/like", required, h(comments.Like))
 	api.DELETE("/comments/:id/like", required, h(comments.Unlike))
+
+	spec, err := docs.SpecJSON()
+	if err != nil {
+		return nil, err
+	}
+	r.GET("/api/openapi.json", func(c *gin.Context) { c.Data(200, "application/json; charset=utf-8", spec) })
+	r.GET("/api/docs", func(c *gin.Context) { c.Data(200, "text/html; charset=utf-8", docs.Page()) })
 
 	return r, nil
 }

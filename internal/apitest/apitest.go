@@ -28,6 +28,7 @@ import (
 
 	"tiktok/auth"
 	"tiktok/config"
+	"tiktok/internal/contract"
 	"tiktok/middleware"
 	"tiktok/routes"
 	"tiktok/storage"
@@ -221,10 +222,16 @@ func (a *API) Do(method, path string, body any, token string, headers ...string)
 	return a.Serve(req)
 }
 
-// Serve sends a prepared request.
+// Serve sends a prepared request. Every answer is also checked against the OpenAPI
+// description (docs/openapi.yaml): a status or body the description does not allow fails the
+// test, so the description cannot drift from the code.
 func (a *API) Serve(req *http.Request) *Response {
+	a.T.Helper()
 	w := httptest.NewRecorder()
 	a.Router.ServeHTTP(w, req)
+	if err := contract.Check(req, w.Code, w.Header(), w.Body.Bytes()); err != nil {
+		a.T.Errorf("contract: %v", err)
+	}
 	return &Response{t: a.T, Code: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
 }
 

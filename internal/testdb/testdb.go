@@ -99,14 +99,16 @@ func connectServer(ctx context.Context) (func(), error) {
 	stop := func() {}
 	adminURL = os.Getenv(EnvURL)
 	if adminURL == "" {
-		pg, err := startThrowawayServer(ctx)
+		pg, tmp, err := startThrowawayServer(ctx)
 		if err != nil {
 			return stop, err
 		}
 		adminURL = pg.URL("postgres")
 		stop = func() {
-			_ = pg.Stop()
-			_ = os.RemoveAll(pg.Dir)
+			if err := pg.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "testdb: %v\n", err)
+			}
+			_ = os.RemoveAll(tmp)
 		}
 	}
 	var err error
@@ -118,25 +120,26 @@ func connectServer(ctx context.Context) (func(), error) {
 	return func() { closeDB(admin); stop() }, nil
 }
 
-func startThrowawayServer(ctx context.Context) (*database.Embedded, error) {
+// startThrowawayServer starts an embedded server in a new temporary folder, which it returns
+// for removal after the server has stopped.
+func startThrowawayServer(ctx context.Context) (*database.Embedded, string, error) {
 	dir, err := os.MkdirTemp("", "tiktok-testdb-")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	_ = os.Chmod(dir, 0o755)
+	_ = os.Chmod(dir, 0o755) // the server may run as another user, who must get through
 	port, err := freePort()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	pg, err := database.StartEmbedded(ctx, database.EmbeddedOptions{
 		Dir: filepath.Join(dir, "pg"), Port: port, BinDir: os.Getenv("PG_BIN_DIR"),
 		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("%s is not set and the throwaway embedded PostgreSQL could not start: %w", EnvURL, err)
+		return nil, "", fmt.Errorf("%s is not set and the throwaway embedded PostgreSQL could not start: %w", EnvURL, err)
 	}
-	pg.Dir = dir
-	return pg, nil
+	return pg, dir, nil
 }
 
 var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+}
+
+func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8000 || c.AppEnv != EnvDevelopment || c.JWTExpiresIn != 24*time.Hour || c.BcryptCost != 10 ||
+		c.MaxVideoMB != 100 || c.DBConnectTimeout != 30*time.Second || c.RateLoginPerIP != 30 ||
+		c.RateLoginFailsPerAccount != 10 || c.RateRegisterPerIP != 10 || len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "*" ||
+		c.LogFormat != "text" || !c.AutoMigrate || c.MaxJSONBytes != 1<<20 {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if !c.JWTSecretGenerated || len(c.JWTSecret) < 32 {
+		t.Fatalf("development without JWT_SECRET should get a random secret, got %q", c.JWTSecret)
+	}
+}
+
+func TestBadValuesStopTheStartNamingTheVariable(t *testing.T) {
+	cases := []struct {
+		name, key, value, want string
+	}{
+		{"port is not a number", "PORT", "eighty", "PORT"},
+		{"port out of range", "PORT", "70000", "between 1 and 65535"},
+		{"duration without unit", "JWT_EXPIRES_IN", "24", "JWT_EXPIRES_IN"},
+		{"zero lifetime", "REFRESH_TOKEN_TTL", "0s", "REFRESH_TOKEN_TTL"},
+		{"bcrypt cost too low", "BCRYPT_COST", "3", "BCRYPT_COST"},
+		{"unknown environment", "APP_ENV", "staging", "APP_ENV"},
+		{"unknown log format", "LOG_FORMAT", "xml", "LOG_FORMAT"},
+		{"boolean", "AUTO_MIGRATE", "sometimes", "AUTO_MIGRATE"},
+		{"negative rate limit", "RATE_LOGIN_PER_IP", "-1", "RATE_LOGIN_PER_IP"},
+		{"database URL scheme", "DATABASE_URL", "mysql://x", "DATABASE_URL"},
+		{"idle above open", "DB_MAX_IDLE_CONNS", "500", "DB_MAX_IDLE_CONNS"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(env(map[string]string{tc.key: tc.value}))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%s=%q: want an error mentioning %q, got %v", tc.key, tc.value, tc.want, err)
+			}
+		})
+	}
+}
+
+func TestAllProblemsAreReportedAtOnce(t *testing.T) {
+	_, err := Load(env(map[string]string{"PORT": "x", "BCRYPT_COST": "99"}))
+	if err == nil || !strings.Contains(err.Error(), "PORT") || !strings.Contains(err.Error(), "BCRYPT_COST") {
+		t.Fatalf("want both variables named, got %v", err)
+	}
+}
+
+func TestProductionRefusesAWeakSecret(t *testing.T) {
+	cases := map[string]string{
+		"missing": "",
+		"short":   "only-20-bytes-secret",
+		"example": ExampleJWTSecret,
+	}
+	for name, secret := range cases {
+		t.Run(name, func(t *testing.T) {
+			vars := map[string]string{"APP_ENV": "production"}
+			if secret != "" {
+				vars["JWT_SECRET"] = secret
+			}
+			_, err := Load(env(vars))
+			if err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
+				t.Fatalf("production with a %s secret must not start, got %v", name, err)
+			}
+		})
+	}
+	c, err := Load(env(map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("k", 32)}))
+	if err != nil {
+		t.Fatalf("a 32-byte secret is enough: %v", err)
+	}
+	if c.LogFormat != "json" {
+		t.Fatalf("production logs default to JSON, got %s", c.LogFormat)
+	}
+}
+
+func TestSettingsAreParsed(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"PORT": "9000", "CORS_ORIGINS": "http://localhost:3000, https://app.example.com",
+		"JWT_EXPIRES_IN": "90m", "APP_ENV": "TEST", "AUTO_MIGRATE": "false", "JWT_SECRET": "s",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 9000 || c.JWTExpiresIn != 90*time.Minute || c.AppEnv != EnvTest || c.AutoMigrate ||
+		len(c.CORSOrigins) != 2 || c.CORSOrigins[1] != "https://app.example.com" || c.JWTSecret != "s" || c.JWTSecretGenerated {
+		t.Fatalf("parsed %+v", c)
+	}
+}

@@ -1,0 +1,372 @@
+package routes_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+
+	"tiktok/config"
+	"tiktok/database"
+	"tiktok/internal/contract"
+	"tiktok/internal/testdb"
+	"tiktok/middleware"
+	"tiktok/routes"
+)
+
+func testConfig(t *testing.T) config.Config {
+	t.Helper()
+	cfg, err := config.Load(func(k string) (string, bool) {
+		v, ok := map[string]string{"APP_ENV": "test", "CORS_ORIGINS": "http://localhost:3000"}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func newRouter(t *testing.T, db *gorm.DB) *gin.Engine {
+	t.Helper()
+	r, err := routes.New(routes.Deps{Config: testConfig(t), DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+type errorJSON struct {
+	Message string            `json:"message"`
+	Code    string            `json:"code"`
+	Errors  map[string]string `json:"errors"`
+}
+
+func do(r http.Handler, method, path string, body io.Reader, headers ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, body)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	return w
+}
+
+func decodeError(t *testing.T, w *httptest.ResponseRecorder) errorJSON {
+	t.Helper()
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("error response is %q, not JSON: %s", ct, w.Body)
+	}
+	var e errorJSON
+	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
+		t.Fatalf("error body is not JSON: %v: %s", err, w.Body)
+	}
+	if e.Message == "" || e.Code == "" {
+		t.Fatalf("error body lacks message or code: %s", w.Body)
+	}
+	return e
+}
+
+func TestHealthzAndReadyzAnswer200(t *testing.T) {
+	r := contract.Wrap(t, newRouter(t, db))
+	for _, path := range []string{"/healthz", "/readyz"} {
+		w := do(r, "GET", path, nil)
+		if w.Code != 200 || !strings.Contains(w.Body.String(), `"status":"ok"`) {
+			t.Errorf("GET %s = %d %s", path, w.Code, w.Body)
+		}
+	}
+}
+
+func TestUnknownRouteIsJSON404(t *testing.T) {
+	r := contract.Wrap(t, newRouter(t, db))
+	for _, req := range [][2]string{{"GET", "/api/nothing-here"}, {"DELETE", "/healthz"}, {"POST", "/"}} {
+		w := do(r, req[0], req[1], nil)
+		if w.Code != 404 {
+			t.Fatalf("%s %s = %d", req[0], req[1], w.Code)
+		}
+		if e := decodeError(t, w); e.Code != "not_found" {
+			t.Errorf("code %q", e.Code)
+		}
+	}
+}
+
+func TestPanicBecomesJSON500WithoutDetails(t *testing.T) {
+	r := newRouter(t, db)
+	r.GET("/test/panic", func(*gin.Context) { panic("secret internal detail") })
+	w := do(r, "GET", "/test/panic", nil, "X-Request-ID", "trace-123")
+	if w.Code != 500 {
+		t.Fatalf("status %d", w.Code)
+	}
+	e := decodeError(t, w)
+	if e.Code != "internal" || strings.Contains(w.Body.String(), "secret") {
+		t.Fatalf("500 body %s", w.Body)
+	}
+	if w.Header().Get("X-Request-ID") != "trace-123" {
+		t.Fatal("a 500 must still carry the request id, to find it in the log")
+	}
+}
+
+func TestBodiesAreCappedAndMalformedJSONIs400(t *testing.T) {
+	r := newRouter(t, db)
+	r.POST("/test/echo", middleware.Handler(func(c *gin.Context) error {
+		var in struct {
+			Name string `json:"name"`
+		}
+		if err := middleware.BindJSON(c, &in); err != nil {
+			return err
+		}
+		c.JSON(200, in)
+		return nil
+	}))
+	big := `{"name":"` + strings.Repeat("a", 2<<20) + `"}`
+
+	w := do(r, "POST", "/test/echo", strings.NewReader(big), "Content-Type", "application/json")
+	if w.Code != 413 || decodeError(t, w).Code != "payload_too_large" {
+		t.Fatalf("declared 2 MiB body: %d %s", w.Code, w.Body.String()[:min(200, w.Body.Len())])
+	}
+
+	// Without a Content-Length (chunked), the cap applies while reading.
+	req := httptest.NewRequest("POST", "/test/echo", io.MultiReader(strings.NewReader(big)))
+	req.ContentLength = -1
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	if rec.Code != 413 || decodeError(t, rec).Code != "payload_too_large" {
+		t.Fatalf("chunked 2 MiB body: %d", rec.Code)
+	}
+
+	cases := map[string]struct {
+		body, code string
+	}{
+		"malformed JSON":            {`{"name":`, "invalid_json"},
+		"not JSON at all":           {`name=x`, "invalid_json"},
+		"empty body":                {``, "invalid_json"},
+		"a field of the wrong type": {`{"name": 42}`, "validation_failed"},
+	}
+	for name, tc := range cases {
+		w := do(r, "POST", "/test/echo", strings.NewReader(tc.body), "Content-Type", "application/json")
+		if w.Code != 400 || decodeError(t, w).Code != tc.code {
+			t.Errorf("%s: %d %s", name, w.Code, w.Body)
+		}
+	}
+	w = do(r, "POST", "/test/echo", strings.NewReader(`{"name":"ok","unknown":1}`))
+	if w.Code != 200 {
+		t.Errorf("unknown fields must be ignored: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestRequestIDIsEchoedWhenSaneElseGenerated(t *testing.T) {
+	r := newRouter(t, db)
+	if got := do(r, "GET", "/healthz", nil, "X-Request-ID", "abc-123").Header().Get("X-Request-ID"); got != "abc-123" {
+		t.Errorf("sane id not echoed: %q", got)
+	}
+	for _, bad := range []string{"", "has spaces in it", strings.Repeat("x", 200), "<script>"} {
+		got := do(r, "GET", "/healthz", nil, "X-Request-ID", bad).Header().Get("X-Request-ID")
+		if got == "" || got == bad || len(got) != 32 {
+			t.Errorf("for %q got id %q, want a fresh 32-hex id", bad, got)
+		}
+	}
+}
+
+func TestCORSAllowsConfiguredOriginsAndAnswersPreflight(t *testing.T) {
+	r := newRouter(t, db)
+	w := do(r, "OPTIONS", "/api/videos", nil, "Origin", "http://localhost:3000", "Access-Control-Request-Method", "POST")
+	if w.Code != 204 {
+		t.Fatalf("preflight = %d", w.Code)
+	}
+	if w.Header().Get("Access-Control-Allow-Origin") != "http://localhost:3000" ||
+		!strings.Contains(w.Header().Get("Access-Control-Allow-Methods"), "PATCH") ||
+		!strings.Contains(w.Header().Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("preflight headers %v", w.Header())
+	}
+	if got := do(r, "GET", "/healthz", nil, "Origin", "https://evil.example").Header().Get("Access-Control-Allow-Origin"); got != "" {
+		t.Fatalf("an origin not in CORS_ORIGINS got %q", got)
+	}
+}
+
+func TestMetricsCountRequestsByRouteAndStatus(t *testing.T) {
+	r := newRouter(t, db)
+	do(r, "GET", "/healthz", nil)
+	do(r, "GET", "/no/such/route", nil)
+	body := do(r, "GET", "/metrics", nil).Body.String()
+	for _, want := range []string{
+		`http_requests_total{method="GET",route="/healthz",status="200"} 1`,
+		`http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`http_request_duration_seconds_bucket{method="GET",route="/healthz",status="200",le=`,
+		`go_sql_max_open_connections{db_name="tiktok"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// proxy is a TCP proxy to the test database that the test can cut and restore, to play a
+// database outage without stopping the shared server.
+type proxy struct {
+	addr, target string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        []net.Conn
+}
+
+func (p *proxy) start(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ln.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func TestDatabaseOutageGives503AndRecovers(t *testing.T) {
+	_, dbURL := testdb.NewDatabase(t)
+	u, _ := url.Parse(dbURL)
+	p := &proxy{addr: "127.0.0.1:0", target: u.Host}
+	p.start(t)
+	t.Cleanup(p.cut)
+	viaProxy := *u
+	viaProxy.Host = p.addr
+	pdb, err := database.Open(context.Background(), viaProxy.String(), database.DefaultPool, 2*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRouter(t, pdb)
+	r.GET("/test/query", middleware.Handler(func(c *gin.Context) error {
+		var n int
+		if err := pdb.WithContext(c.Request.Context()).Raw("SELECT 1").Scan(&n).Error; err != nil {
+			return err
+		}
+		c.JSON(200, gin.H{"n": n})
+		return nil
+	}))
+	if w := do(r, "GET", "/readyz", nil); w.Code != 200 {
+		t.Fatalf("readyz before the outage: %d", w.Code)
+	}
+	if w := do(r, "GET", "/test/query", nil); w.Code != 200 {
+		t.Fatalf("query before the outage: %d", w.Code)
+	}
+
+	p.cut()
+	for _, path := range []string{"/readyz", "/test/query"} {
+		w := do(r, "GET", path, nil)
+		if w.Code != 503 || decodeError(t, w).Code != "unavailable" {
+			t.Fatalf("%s during the outage: %d %s", path, w.Code, w.Body)
+		}
+	}
+	if w := do(r, "GET", "/healthz", nil); w.Code != 200 {
+		t.Fatalf("healthz must not depend on the database: %d", w.Code)
+	}
+
+	p.start(t) // same address: the database is back
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w := do(r, "GET", "/test/query", nil)
+		if w.Code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after the database came back: %d %s", w.Code, w.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if w := do(r, "GET", "/readyz", nil); w.Code != 200 {
+		t.Fatalf("readyz after recovery: %d", w.Code)
+	}
+}
+
+func TestTheAPIDescribesItself(t *testing.T) {
+	r := contract.Wrap(t, newRouter(t, db))
+	w := do(r, "GET", "/api/openapi.json", nil)
+	var spec struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &spec) != nil || spec.OpenAPI != "3.0.3" || spec.Paths["/api/videos"] == nil {
+		t.Fatalf("GET /api/openapi.json = %d %.200s", w.Code, w.Body)
+	}
+	page := do(r, "GET", "/api/docs", nil)
+	if page.Code != 200 || !strings.HasPrefix(page.Header().Get("Content-Type"), "text/html") ||
+		!strings.Contains(page.Body.String(), `fetch("/api/openapi.json")`) {
+		t.Fatalf("GET /api/docs = %d", page.Code)
+	}
+	if strings.Contains(page.Body.String(), "https://") {
+		t.Fatal("the docs page must not load assets from another host")
+	}
+}
+
+// notYetRouted lists the operations of the description that the router does not serve yet;
+// it must shrink to nothing as the contract's sections land.
+var notYetRouted = map[string]bool{
+	"DELETE /api/comments/{id}":      true,
+	"DELETE /api/comments/{id}/like": true,
+	"DELETE /api/videos/{id}":        true,
+	"DELETE /api/videos/{id}/like":   true,
+	"GET /api/comments":              true,
+	"GET /api/comments/{id}":         true,
+	"GET /api/videos":                true,
+	"GET /api/videos/following":      true,
+	"GET /api/videos/{id}":           true,
+	"GET /api/videos/{id}/comments":  true,
+	"GET /api/videos/{id}/likes":     true,
+	"POST /api/comments":             true,
+	"POST /api/comments/{id}/like":   true,
+	"POST /api/videos":               true,
+	"POST /api/videos/{id}/like":     true,
+	"PUT /api/comments/{id}":         true,
+	"PUT /api/videos/{id}":           true,
+}
+
+func TestEveryRouteIsDescribedAndEveryOperationRouted(t *testing.T) {
+	var routes []contract.Route
+	for _, ri := range newRouter(t, db).Routes() {
+		routes = append(routes, contract.Route{Method: ri.Method, Path: ri.Path})
+	}
+	undocumented, unrouted := contract.Compare(routes)
+	for _, u := range undocumented {
+		t.Errorf("the router serves %s, which openapi.yaml does not describe", u)
+	}
+	for _, u := range unrouted {
+		if !notYetRouted[u] {
+			t.Errorf("openapi.yaml describes %s, which the router does not serve", u)
+		}
+	}
+}
