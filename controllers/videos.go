@@ -214,10 +214,10 @@ func (v *Videos) Get(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var rows []videoRow
-	if err := v.DB.WithContext(c.Request.Context()).Raw(`WITH v AS (
+	rows, err := queryVideos(v.DB.WithContext(c.Request.Context()), false, `WITH v AS (
 			UPDATE videos SET views = views + 1 WHERE id = ? RETURNING *)
-		SELECT `+videoColumns+` FROM v JOIN users u ON u.id = v.user_id`, id).Scan(&rows).Error; err != nil {
+		SELECT `+videoColumns+` FROM v JOIN users u ON u.id = v.user_id`, id)
+	if err != nil {
 		return err
 	}
 	if len(rows) == 0 {
@@ -233,9 +233,9 @@ func (v *Videos) Get(c *gin.Context) error {
 
 // load reads one video as the viewer sees it, without counting a view.
 func (v *Videos) load(c *gin.Context, id int32) (VideoView, error) {
-	var rows []videoRow
-	if err := v.DB.WithContext(c.Request.Context()).
-		Raw(`SELECT `+videoColumns+` FROM `+videosWithAuthor+` WHERE v.id = ?`, id).Scan(&rows).Error; err != nil {
+	rows, err := queryVideos(v.DB.WithContext(c.Request.Context()), false,
+		`SELECT `+videoColumns+` FROM `+videosWithAuthor+` WHERE v.id = ?`, id)
+	if err != nil {
 		return VideoView{}, err
 	}
 	if len(rows) == 0 {
