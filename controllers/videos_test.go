@@ -2,8 +2,10 @@ package controllers_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"tiktok/internal/apitest"
 )
@@ -360,5 +362,54 @@ func TestTrendingRanksEngagementDecayedByAge(t *testing.T) {
 	}
 	if diff > 1e-9 {
 		t.Fatalf("trending_score differs from the formula by %g", diff)
+	}
+}
+
+// TestTrendingScrollIsNotDisturbedByWatching: a viewer scrolls the For You feed and watches
+// the videos it is served. Each of 40 new videos is one view short of the next step of its
+// score, so watching it lifts it past an unwatched twin of the same age. That only moves
+// videos already above the cursor, so
+// the scroll still serves every video exactly once, in the order it had when it began.
+func TestTrendingScrollIsNotDisturbedByWatching(t *testing.T) {
+	api := apitest.New(t, db)
+	viewer, author, twin := api.NewUser("watcher"), api.NewUser("creator"), api.NewUser("twin")
+	base := time.Now().Add(-time.Hour)
+	watched := map[int32]bool{}
+	for _, id := range insertVideos(t, author.ID, 40, 1, base) {
+		watched[id] = true
+	}
+	// Unwatched videos at the same instants: the watched ones overtake them.
+	insertVideos(t, twin.ID, 40, 1, base)
+	if err := db.Exec(`UPDATE videos SET views = 9 WHERE user_id = ?`, author.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	before := idsOf(t, `SELECT id FROM videos ORDER BY trending_score DESC, id DESC`)
+	var served []int32
+	cursor := ""
+	for page := 0; ; page++ {
+		if page > 1000 {
+			t.Fatal("more than 1000 pages")
+		}
+		u := "/api/videos?sort=trending&limit=7"
+		if cursor != "" {
+			u += "&cursor=" + cursor
+		}
+		ids, p := videoItems(api.Do("GET", u, nil, viewer.Token).Status(http.StatusOK))
+		served = append(served, ids...)
+		for _, id := range ids {
+			if watched[id] {
+				api.Do("GET", path("/api/videos/%d", id), nil, viewer.Token).Status(http.StatusOK)
+			}
+		}
+		if !p.HasNextPage {
+			break
+		}
+		cursor = *p.NextCursor
+	}
+	if !slices.Equal(served, before) {
+		t.Fatalf("the scroll served %d videos, not the %d of its start once each in order", len(served), len(before))
+	}
+	if after := idsOf(t, `SELECT id FROM videos ORDER BY trending_score DESC, id DESC`); slices.Equal(after, before) {
+		t.Fatal("watching moved no video: the test proves nothing")
 	}
 }
