@@ -456,30 +456,3 @@ func (u *Users) Delete(c *gin.Context) error {
 	c.JSON(http.StatusOK, gin.H{"message": "User deleted successfully"})
 	return nil
 }
-
-// Videos answers GET /api/users/:id/videos. The list stays empty until the videos feature
-// lands, but it already has its final shape and checks.
-func (u *Users) Videos(c *gin.Context) error {
-	return u.emptyVideoList(c)
-}
-
-// Liked answers GET /api/users/:id/liked (videos the user liked, newest like first); empty
-// until the videos feature lands, like Videos.
-func (u *Users) Liked(c *gin.Context) error {
-	return u.emptyVideoList(c)
-}
-
-func (u *Users) emptyVideoList(c *gin.Context) error {
-	id, err := ParseID(c, "id")
-	if err != nil {
-		return err
-	}
-	if _, err := ParsePageRequest(c); err != nil {
-		return err
-	}
-	if err := requireUser(c.Request.Context(), u.DB, id); err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, VideoList{Videos: []any{}, Pagination: Pagination{}})
-	return nil
-}

@@ -87,9 +87,3 @@ func NewUserProfile(u *models.User, viewerID int32, isFollowing bool) UserProfil
 	}
 	return p
 }
-
-// VideoList is the shape of every list of videos; the videos issue fills its items.
-type VideoList struct {
-	Videos     []any      `json:"videos"`
-	Pagination Pagination `json:"pagination"`
-}

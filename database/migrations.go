@@ -18,6 +18,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611250002_counters", Migrate: addCounters, Rollback: dropCounters},
 		{ID: "202611250003_auth", Migrate: addAuth, Rollback: dropAuth},
 		{ID: "202611250004_constraints_and_indexes", Migrate: addConstraintsAndIndexes, Rollback: dropConstraintsAndIndexes},
+		{ID: "202611250005_trending", Migrate: addTrending, Rollback: dropTrending},
 		{ID: "202611250006_follows_lock_order", Migrate: orderFollowLocks, Rollback: unorderFollowLocks},
 	}
 }

@@ -75,6 +75,8 @@ func TestMigratedSchemaMatchesDesign(t *testing.T) {
 		"column videos.updated_at timestamp(3) without time zone not null default CURRENT_TIMESTAMP",
 		"column videos.like_count integer not null default 0",
 		"column videos.comment_count integer not null default 0",
+		// Generated (stored) from the counters, views and age: see migrations_trending.go.
+		"column videos.trending_score double precision null default (log(((((1 + like_count) + (2 * comment_count)) + (views / 10)))::double precision) + ((EXTRACT(epoch FROM created_at) / (45000)::numeric))::double precision)",
 		"column comments.id integer not null default nextval('comments_id_seq'::regclass)",
 		"column comments.content text not null",
 		"column comments.user_id integer not null",
@@ -115,6 +117,7 @@ func TestMigratedSchemaMatchesDesign(t *testing.T) {
 		"index CREATE UNIQUE INDEX users_username_lower_key ON public.users USING btree (lower(username))",
 		"index CREATE UNIQUE INDEX users_email_lower_key ON public.users USING btree (lower(email))",
 		"index CREATE INDEX videos_created_at_id_idx ON public.videos USING btree (created_at DESC, id DESC)",
+		"index CREATE INDEX videos_trending_score_id_idx ON public.videos USING btree (trending_score DESC, id DESC)",
 		"index CREATE INDEX videos_user_id_created_at_id_idx ON public.videos USING btree (user_id, created_at DESC, id DESC)",
 		"index CREATE INDEX comments_video_id_created_at_id_idx ON public.comments USING btree (video_id, created_at DESC, id DESC)",
 		"index CREATE INDEX follows_following_id_created_at_idx ON public.follows USING btree (following_id, created_at DESC, follower_id DESC)",

@@ -84,6 +84,7 @@ func New(d Deps) (*gin.Engine, error) {
 		// Multipart uploads get their own caps; everything else keeps the JSON cap.
 		middleware.BodyLimits(d.Config.MaxJSONBytes, map[string]int64{
 			"PUT /api/users/:id": controllers.MaxAvatarBytes + uploadSlack,
+			"POST /api/videos":   maxVideoBytes(d.Config) + controllers.MaxThumbnailBytes + uploadSlack,
 		}),
 	)
 	r.NoRoute(func(c *gin.Context) {
@@ -133,6 +134,8 @@ func New(d Deps) (*gin.Engine, error) {
 		RefreshTTL: d.Config.RefreshTokenTTL, LoginFails: d.Limiters.LoginFailsAccount}
 	users := &controllers.Users{DB: d.DB, Store: d.Store, Log: d.Log}
 	follows := &controllers.Follows{DB: d.DB}
+	videos := &controllers.Videos{DB: d.DB, Store: d.Store, Log: d.Log, MaxVideoBytes: maxVideoBytes(d.Config)}
+	comments := &controllers.Comments{DB: d.DB}
 
 	api := r.Group("/api")
 	api.POST("/users/register", middleware.RateLimitByIP(d.Limiters.RegisterPerIP, "register"), h(authCtl.Register))
@@ -145,12 +148,31 @@ func New(d Deps) (*gin.Engine, error) {
 	api.PUT("/users/:id", required, h(users.Update))
 	api.PUT("/users/:id/password", required, h(authCtl.ChangePassword))
 	api.DELETE("/users/:id", required, h(users.Delete))
-	api.GET("/users/:id/videos", optional, h(users.Videos))
-	api.GET("/users/:id/liked", optional, h(users.Liked))
+	api.GET("/users/:id/videos", optional, h(videos.UserVideos))
+	api.GET("/users/:id/liked", optional, h(videos.Liked))
 	api.GET("/users/:id/followers", optional, h(follows.Followers))
 	api.GET("/users/:id/following", optional, h(follows.Following))
 	api.POST("/users/:id/follow", required, h(follows.Follow))
 	api.DELETE("/users/:id/follow", required, h(follows.Unfollow))
+
+	api.GET("/videos", optional, h(videos.List))
+	api.GET("/videos/following", required, h(videos.Following))
+	api.POST("/videos", required, h(videos.Create))
+	api.GET("/videos/:id", optional, h(videos.Get))
+	api.PUT("/videos/:id", required, h(videos.Update))
+	api.DELETE("/videos/:id", required, h(videos.Delete))
+	api.POST("/videos/:id/like", required, h(videos.Like))
+	api.DELETE("/videos/:id/like", required, h(videos.Unlike))
+	api.GET("/videos/:id/likes", optional, h(videos.Likers))
+	api.GET("/videos/:id/comments", optional, h(comments.ForVideo))
+
+	api.GET("/comments", optional, h(comments.List))
+	api.POST("/comments", required, h(comments.Create))
+	api.GET("/comments/:id", optional, h(comments.Get))
+	api.PUT("/comments/:id", required, h(comments.Update))
+	api.DELETE("/comments/:id", required, h(comments.Delete))
+	api.POST("/comments/:id/like", required, h(comments.Like))
+	api.DELETE("/comments/:id/like", required, h(comments.Unlike))
 
 	spec, err := docs.SpecJSON()
 	if err != nil {
@@ -161,3 +183,6 @@ func New(d Deps) (*gin.Engine, error) {
 
 	return r, nil
 }
+
+// maxVideoBytes is the MAX_VIDEO_MB cap in bytes.
+func maxVideoBytes(c config.Config) int64 { return int64(c.MaxVideoMB) << 20 }
