@@ -93,7 +93,6 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		EmbeddedPort:     r.intRange("EMBEDDED_PG_PORT", 55432, 1, 65535),
 		PGBinDir:         r.str("PG_BIN_DIR", ""),
 		DBMaxOpenConns:   r.intRange("DB_MAX_OPEN_CONNS", 20, 1, 10000),
-		DBMaxIdleConns:   r.intRange("DB_MAX_IDLE_CONNS", 10, 0, 10000),
 		DBConnMaxLife:    r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute),
 		DBConnMaxIdle:    r.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute),
 		DBConnectTimeout: r.duration("DB_CONNECT_TIMEOUT", 30*time.Second),
@@ -117,6 +116,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		LogLevel:        r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		ShutdownTimeout: r.positiveDuration("SHUTDOWN_TIMEOUT", 15*time.Second),
 	}
+	// Idle connections default to the pool size: with fewer idle slots, a busy server closes
+	// and reopens connections all the time (measured in docs/performance.md).
+	c.DBMaxIdleConns = r.intRange("DB_MAX_IDLE_CONNS", c.DBMaxOpenConns, 0, 10000)
 	defaultFormat := "text"
 	if c.AppEnv == EnvProduction {
 		defaultFormat = "json"

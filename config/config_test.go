@@ -18,7 +18,7 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 	if c.Port != 8000 || c.AppEnv != EnvDevelopment || c.JWTExpiresIn != 24*time.Hour || c.BcryptCost != 10 ||
 		c.MaxVideoMB != 100 || c.DBConnectTimeout != 30*time.Second || c.RateLoginPerIP != 30 ||
 		c.RateLoginFailsPerAccount != 10 || c.RateRegisterPerIP != 10 || len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "*" ||
-		c.LogFormat != "text" || !c.AutoMigrate || c.MaxJSONBytes != 1<<20 {
+		c.LogFormat != "text" || !c.AutoMigrate || c.MaxJSONBytes != 1<<20 || c.DBMaxIdleConns != c.DBMaxOpenConns {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if !c.JWTSecretGenerated || len(c.JWTSecret) < 32 {
