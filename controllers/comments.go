@@ -412,30 +412,7 @@ func (cm *Comments) Delete(c *gin.Context) error {
 }
 
 // Like answers POST /api/comments/:id/like: a set operation, idempotent like video likes.
-func (cm *Comments) Like(c *gin.Context) error { return cm.setLike(c, true) }
+func (cm *Comments) Like(c *gin.Context) error { return answerLike(c, cm.DB, commentLikes, true) }
 
 // Unlike answers DELETE /api/comments/:id/like.
-func (cm *Comments) Unlike(c *gin.Context) error { return cm.setLike(c, false) }
-
-func (cm *Comments) setLike(c *gin.Context, like bool) error {
-	id, err := ParseID(c, "id")
-	if err != nil {
-		return err
-	}
-	viewer, err := middleware.MustViewerID(c)
-	if err != nil {
-		return err
-	}
-	count, err := setLike(c.Request.Context(), cm.DB, like,
-		`INSERT INTO comment_likes (user_id, comment_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-		`DELETE FROM comment_likes WHERE user_id = ? AND comment_id = ?`,
-		`SELECT like_count FROM comments WHERE id = ?`, viewer, id)
-	if errors.Is(err, errNoTarget) {
-		return middleware.NotFound("Comment not found")
-	}
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, likeAnswer("Comment", like, count))
-	return nil
-}
+func (cm *Comments) Unlike(c *gin.Context) error { return answerLike(c, cm.DB, commentLikes, false) }

@@ -12,7 +12,6 @@ import (
 	"gorm.io/gorm"
 
 	"tiktok/middleware"
-	"tiktok/models"
 )
 
 // Follows serves following and unfollowing users and the follower/following lists
@@ -107,13 +106,6 @@ func transact(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) erro
 	return err
 }
 
-// followRow is a user of a follower/following list with the time the follow was made, which
-// orders the list.
-type followRow struct {
-	models.User
-	FollowedAt time.Time `gorm:"column:followed_at"`
-}
-
 // Followers answers GET /api/users/:id/followers: who follows the user, newest first.
 func (f *Follows) Followers(c *gin.Context) error {
 	return f.list(c, "followers", "following_id", "follower_id")
@@ -141,43 +133,5 @@ func (f *Follows) list(c *gin.Context, items, ownCol, otherCol string) error {
 	if err := requireUser(ctx, f.DB, id); err != nil {
 		return err
 	}
-	if req.AfterID != 0 {
-		var at []time.Time
-		if err := db.Raw(`SELECT created_at FROM follows WHERE `+ownCol+` = ? AND `+otherCol+` = ?`, id, req.AfterID).
-			Scan(&at).Error; err != nil {
-			return err
-		}
-		if len(at) == 0 {
-			return badCursor()
-		}
-		req.After = &Key{CreatedAt: at[0], ID: req.AfterID}
-	}
-	q := `SELECT u.*, f.created_at AS followed_at FROM follows f JOIN users u ON u.id = f.` + otherCol + `
-		WHERE f.` + ownCol + ` = ?`
-	args := []any{id}
-	if req.After != nil {
-		q += ` AND (f.created_at, f.` + otherCol + `) < (?, ?)`
-		args = append(args, req.After.CreatedAt.UTC(), req.After.ID)
-	}
-	q += ` ORDER BY f.created_at DESC, f.` + otherCol + ` DESC LIMIT ?`
-	args = append(args, req.Limit+1)
-	var rows []followRow
-	if err := db.Raw(q, args...).Scan(&rows).Error; err != nil {
-		return err
-	}
-	rows, pagination := TrimPage(rows, req.Limit, func(r followRow) Key { return Key{CreatedAt: r.FollowedAt, ID: r.ID} })
-	ids := make([]int32, len(rows))
-	for i := range rows {
-		ids[i] = rows[i].ID
-	}
-	following, err := viewerFollowsIDs(c, f.DB, ids)
-	if err != nil {
-		return err
-	}
-	out := make([]UserSummary, len(rows))
-	for i := range rows {
-		out[i] = NewUserSummary(&rows[i].User, following(rows[i].ID))
-	}
-	c.JSON(http.StatusOK, gin.H{items: out, "pagination": pagination})
-	return nil
+	return listJoinedUsers(c, db, joinTable{name: "follows", ownCol: ownCol, userCol: otherCol}, id, req, items)
 }

@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
 	"tiktok/middleware"
@@ -360,79 +358,10 @@ func (v *Videos) files() *Users { return &Users{DB: v.DB, Store: v.Store, Log: v
 
 // Like answers POST /api/videos/:id/like. Likes are a set: liking twice keeps one row and
 // answers the same; the trigger on video_likes moves the counters.
-func (v *Videos) Like(c *gin.Context) error { return v.setLike(c, true) }
+func (v *Videos) Like(c *gin.Context) error { return answerLike(c, v.DB, videoLikes, true) }
 
 // Unlike answers DELETE /api/videos/:id/like, idempotent like Like.
-func (v *Videos) Unlike(c *gin.Context) error { return v.setLike(c, false) }
-
-func (v *Videos) setLike(c *gin.Context, like bool) error {
-	id, err := ParseID(c, "id")
-	if err != nil {
-		return err
-	}
-	viewer, err := middleware.MustViewerID(c)
-	if err != nil {
-		return err
-	}
-	count, err := setLike(c.Request.Context(), v.DB, like,
-		`INSERT INTO video_likes (user_id, video_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-		`DELETE FROM video_likes WHERE user_id = ? AND video_id = ?`,
-		`SELECT like_count FROM videos WHERE id = ?`, viewer, id)
-	if errors.Is(err, errNoTarget) {
-		return middleware.NotFound("Video not found")
-	}
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, likeAnswer("Video", like, count))
-	return nil
-}
-
-// errNoTarget says the liked video or comment does not exist.
-var errNoTarget = errors.New("like target not found")
-
-// setLike adds or removes viewer's like of target in one transaction and returns the target's
-// like count as of that change (read in the same transaction, so it includes it). A missing
-// target is errNoTarget: the insert fails its foreign key, or the count finds no row.
-func setLike(ctx context.Context, db *gorm.DB, like bool, insert, del, count string, viewer, target int32) (int32, error) {
-	var counts []int32
-	err := transact(ctx, db, func(tx *gorm.DB) error {
-		counts = counts[:0]
-		stmt := del
-		if like {
-			stmt = insert
-		}
-		err := tx.Exec(stmt, viewer, target).Error
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign key: no such target
-			return errNoTarget
-		}
-		if err != nil {
-			return err
-		}
-		return tx.Raw(count, target).Scan(&counts).Error
-	})
-	if err != nil {
-		return 0, err
-	}
-	if len(counts) == 0 {
-		return 0, errNoTarget
-	}
-	return counts[0], nil
-}
-
-func likeAnswer(what string, like bool, count int32) gin.H {
-	if like {
-		return gin.H{"message": what + " liked successfully", "action": "liked", "likeCount": count, "isLiked": true}
-	}
-	return gin.H{"message": what + " unliked successfully", "action": "unliked", "likeCount": count, "isLiked": false}
-}
-
-// likerRow is a user who liked a video, with the time of the like, which orders the list.
-type likerRow struct {
-	models.User
-	LikedAt time.Time `gorm:"column:liked_at"`
-}
+func (v *Videos) Unlike(c *gin.Context) error { return answerLike(c, v.DB, videoLikes, false) }
 
 // Likers answers GET /api/videos/:id/likes: who liked the video, newest like first, keyset on
 // the like's (created_at, user_id) through video_likes_video_id_created_at_idx. A bare
@@ -454,42 +383,5 @@ func (v *Videos) Likers(c *gin.Context) error {
 	if len(found) == 0 {
 		return middleware.NotFound("Video not found")
 	}
-	if req.AfterID != 0 {
-		var at []time.Time
-		if err := db.Raw(`SELECT created_at FROM video_likes WHERE video_id = ? AND user_id = ?`, id, req.AfterID).
-			Scan(&at).Error; err != nil {
-			return err
-		}
-		if len(at) == 0 {
-			return badCursor()
-		}
-		req.After = &Key{CreatedAt: at[0], ID: req.AfterID}
-	}
-	q := `SELECT u.*, l.created_at AS liked_at FROM video_likes l JOIN users u ON u.id = l.user_id WHERE l.video_id = ?`
-	args := []any{id}
-	if req.After != nil {
-		q += ` AND (l.created_at, l.user_id) < (?, ?)`
-		args = append(args, req.After.CreatedAt.UTC(), req.After.ID)
-	}
-	q += ` ORDER BY l.created_at DESC, l.user_id DESC LIMIT ?`
-	args = append(args, req.Limit+1)
-	var rows []likerRow
-	if err := db.Raw(q, args...).Scan(&rows).Error; err != nil {
-		return err
-	}
-	rows, pagination := TrimPage(rows, req.Limit, func(r likerRow) Key { return Key{CreatedAt: r.LikedAt, ID: r.ID} })
-	ids := make([]int32, len(rows))
-	for i := range rows {
-		ids[i] = rows[i].ID
-	}
-	following, err := viewerFollowsIDs(c, v.DB, ids)
-	if err != nil {
-		return err
-	}
-	out := make([]UserSummary, len(rows))
-	for i := range rows {
-		out[i] = NewUserSummary(&rows[i].User, following(rows[i].ID))
-	}
-	c.JSON(http.StatusOK, gin.H{"users": out, "pagination": pagination})
-	return nil
+	return listJoinedUsers(c, db, joinTable{name: "video_likes", ownCol: "video_id", userCol: "user_id"}, id, req, "users")
 }
