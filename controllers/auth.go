@@ -421,11 +421,7 @@ type passwordInput struct {
 // and refresh token issued before stops working; the answer carries a fresh pair so the
 // device that changed the password stays logged in.
 func (a *Auth) ChangePassword(c *gin.Context) error {
-	id, err := ParseID(c, "id")
-	if err != nil {
-		return err
-	}
-	viewer, err := middleware.MustViewerID(c)
+	id, viewer, err := idAndViewer(c)
 	if err != nil {
 		return err
 	}

@@ -344,11 +344,7 @@ func commentOwners(tx *gorm.DB, id int32) (author, videoOwner int32, err error) 
 
 // Update answers PUT /api/comments/:id (author only): {content}.
 func (cm *Comments) Update(c *gin.Context) error {
-	id, err := ParseID(c, "id")
-	if err != nil {
-		return err
-	}
-	viewer, err := middleware.MustViewerID(c)
+	id, viewer, err := idAndViewer(c)
 	if err != nil {
 		return err
 	}
@@ -386,11 +382,7 @@ func (cm *Comments) Update(c *gin.Context) error {
 
 // Delete answers DELETE /api/comments/:id: its author, or the owner of the video it is on.
 func (cm *Comments) Delete(c *gin.Context) error {
-	id, err := ParseID(c, "id")
-	if err != nil {
-		return err
-	}
-	viewer, err := middleware.MustViewerID(c)
+	id, viewer, err := idAndViewer(c)
 	if err != nil {
 		return err
 	}

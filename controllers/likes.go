@@ -33,11 +33,7 @@ var (
 // answerLike answers POST (like) and DELETE (unlike) of /:id/like for t. Likes are a set:
 // liking twice keeps one row and answers the same; the table's trigger moves the counters.
 func answerLike(c *gin.Context, db *gorm.DB, t likeTarget, like bool) error {
-	id, err := ParseID(c, "id")
-	if err != nil {
-		return err
-	}
-	viewer, err := middleware.MustViewerID(c)
+	id, viewer, err := idAndViewer(c)
 	if err != nil {
 		return err
 	}

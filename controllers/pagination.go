@@ -55,6 +55,18 @@ func ParseID(c *gin.Context, name string) (int32, error) {
 	return 0, middleware.Invalid("invalid_id", "Invalid id: "+strconv.Quote(s))
 }
 
+// idAndViewer reads the :id path parameter and the authenticated viewer of a route behind
+// RequireAuth: the preamble of every write.
+func idAndViewer(c *gin.Context) (id, viewer int32, err error) {
+	if id, err = ParseID(c, "id"); err != nil {
+		return 0, 0, err
+	}
+	if viewer, err = middleware.MustViewerID(c); err != nil {
+		return 0, 0, err
+	}
+	return id, viewer, nil
+}
+
 // ParseLimit reads ?limit=: default DefaultLimit, clamped to MaxLimit; not a positive whole
 // number is 400.
 func ParseLimit(c *gin.Context) (int, error) {

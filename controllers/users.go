@@ -209,11 +209,7 @@ type profileInput struct {
 // Update answers PUT /api/users/:id (self only): JSON {name?, bio?, avatar?} with avatar a
 // URL, or multipart with the same text fields and avatar an image file.
 func (u *Users) Update(c *gin.Context) error {
-	id, err := ParseID(c, "id")
-	if err != nil {
-		return err
-	}
-	viewer, err := middleware.MustViewerID(c)
+	id, viewer, err := idAndViewer(c)
 	if err != nil {
 		return err
 	}
@@ -419,11 +415,7 @@ func (u *Users) deleteUnreferenced(ctx context.Context, urls []string) {
 // user (videos, comments, likes, follows, refresh tokens) and the counter triggers keep other
 // users' counts exact; the user's stored files are removed after the commit.
 func (u *Users) Delete(c *gin.Context) error {
-	id, err := ParseID(c, "id")
-	if err != nil {
-		return err
-	}
-	viewer, err := middleware.MustViewerID(c)
+	id, viewer, err := idAndViewer(c)
 	if err != nil {
 		return err
 	}

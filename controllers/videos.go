@@ -261,11 +261,7 @@ func videoOwner(tx *gorm.DB, id int32) (models.Video, error) {
 
 // Update answers PUT /api/videos/:id (owner only): {caption?, audioName?}; null or "" clears.
 func (v *Videos) Update(c *gin.Context) error {
-	id, err := ParseID(c, "id")
-	if err != nil {
-		return err
-	}
-	viewer, err := middleware.MustViewerID(c)
+	id, viewer, err := idAndViewer(c)
 	if err != nil {
 		return err
 	}
@@ -320,11 +316,7 @@ func (v *Videos) Update(c *gin.Context) error {
 // the triggers settle the author's counters; the stored files are removed after the commit,
 // so a rolled-back delete never loses a file.
 func (v *Videos) Delete(c *gin.Context) error {
-	id, err := ParseID(c, "id")
-	if err != nil {
-		return err
-	}
-	viewer, err := middleware.MustViewerID(c)
+	id, viewer, err := idAndViewer(c)
 	if err != nil {
 		return err
 	}
