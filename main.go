@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,7 +24,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/joho/godotenv"
 	"gorm.io/gorm"
 
 	"tiktok/config"
@@ -39,11 +37,7 @@ func main() {
 
 // run is main with an exit code: 0 success, 1 failure at run time, 2 bad configuration or usage.
 func run(args []string) int {
-	if err := godotenv.Load(); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		fmt.Fprintf(os.Stderr, "cannot read .env: %v\n", err)
-		return 2
-	}
-	cfg, err := config.Load(os.LookupEnv)
+	cfg, err := config.FromEnvironment()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "invalid configuration:\n%v\n", err)
 		return 2

@@ -8,9 +8,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/joho/godotenv"
 )
 
 // Environments the server knows.
@@ -79,6 +83,16 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("config: %s: %s", e.Var, e.Reason)
 	}
 	return fmt.Sprintf("config: %s=%q: %s", e.Var, e.Value, e.Reason)
+}
+
+// FromEnvironment reads the .env file of the working folder, if there is one (variables already
+// set in the environment win), then the settings from the environment. The server and the
+// seeder start with it.
+func FromEnvironment() (Config, error) {
+	if err := godotenv.Load(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Config{}, fmt.Errorf("cannot read .env: %w", err)
+	}
+	return Load(os.LookupEnv)
 }
 
 // Load reads the settings through lookup (os.LookupEnv in main, a map in tests).

@@ -16,14 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/joho/godotenv"
 	"gorm.io/gorm"
 
 	"tiktok/config"
@@ -36,11 +34,7 @@ func main() {
 
 // run is main with an exit code: 0 success, 1 failure while seeding, 2 bad configuration or flags.
 func run(args []string) int {
-	if err := godotenv.Load(); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		fmt.Fprintf(os.Stderr, "cannot read .env: %v\n", err)
-		return 2
-	}
-	cfg, err := config.Load(os.LookupEnv)
+	cfg, err := config.FromEnvironment()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "invalid configuration:\n%v\n", err)
 		return 2
