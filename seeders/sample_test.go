@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
 	"gorm.io/gorm"
+	"tiktok/internal/apitest"
 
 	"tiktok/config"
 	"tiktok/models"
@@ -76,7 +78,14 @@ func TestSampleModeMakesTheCourseDataset(t *testing.T) {
 		t.Errorf("user 3's second video: got %q %q %q %q", deref(video.Caption), video.VideoURL, deref(video.ThumbnailURL), deref(video.AudioName))
 	}
 
-	// The login handler is not written yet; it will compare with bcrypt exactly like this.
+	// The seeded login works through the real login handler and router.
+	api := apitest.New(t, db)
+	login := api.Do("POST", "/api/users/login", `{"email":"user1@example.com","password":"password123"}`, "").Status(200).Map()
+	if login["token"] == "" || login["user"].(map[string]any)["username"] != "user1" {
+		t.Errorf("login as user1: %v", login)
+	}
+	api.Do("POST", "/api/users/login", `{"email":"user1@example.com","password":"password124"}`, "").Error(401, "invalid_credentials")
+
 	var hash string
 	if err := db.Raw(`SELECT password FROM users WHERE email = ?`, "user1@example.com").Scan(&hash).Error; err != nil {
 		t.Fatal(err)
