@@ -6,11 +6,10 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
-
 	"gorm.io/gorm"
-	"tiktok/internal/apitest"
 
 	"tiktok/config"
+	"tiktok/internal/apitest"
 	"tiktok/models"
 )
 
