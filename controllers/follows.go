@@ -46,7 +46,7 @@ func (f *Follows) setFollow(c *gin.Context, follow bool) error {
 	var counts []int32
 	err = transact(c.Request.Context(), f.DB, func(tx *gorm.DB) error {
 		// Lock both users in id order, the order the count_follows trigger locks them in
-		// (migration 202611250006), so no two follows can deadlock; finding the target here
+		// (migration 202611250002), so no two follows can deadlock; finding the target here
 		// also answers 404 for a missing user before any write.
 		var ids []int32
 		if err := tx.Raw(`SELECT id FROM users WHERE id IN (?, ?) ORDER BY id FOR NO KEY UPDATE`, viewer, target).

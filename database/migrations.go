@@ -19,7 +19,6 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611250003_auth", Migrate: addAuth, Rollback: dropAuth},
 		{ID: "202611250004_constraints_and_indexes", Migrate: addConstraintsAndIndexes, Rollback: dropConstraintsAndIndexes},
 		{ID: "202611250005_trending", Migrate: addTrending, Rollback: dropTrending},
-		{ID: "202611250006_follows_lock_order", Migrate: orderFollowLocks, Rollback: unorderFollowLocks},
 	}
 }
 
@@ -263,8 +262,17 @@ $fn$;
 
 CREATE OR REPLACE FUNCTION count_follows() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-	-- One UPDATE for both users, so the two rows are always locked in the same (index) order
-	-- and A-follows-B racing B-follows-A cannot deadlock.
+	-- Lock both users in id order first, so "A follows B" racing "B follows A" cannot lock
+	-- A,B and B,A and deadlock (one UPDATE alone is not enough: a sequential scan visits the
+	-- rows in heap order). The UPDATEs below then touch only rows this transaction holds.
+	IF TG_OP = 'INSERT' THEN
+		PERFORM 1 FROM users WHERE id IN (NEW.follower_id, NEW.following_id) ORDER BY id FOR NO KEY UPDATE;
+	ELSIF TG_OP = 'DELETE' THEN
+		PERFORM 1 FROM users WHERE id IN (OLD.follower_id, OLD.following_id) ORDER BY id FOR NO KEY UPDATE;
+	ELSE
+		PERFORM 1 FROM users WHERE id IN (OLD.follower_id, OLD.following_id, NEW.follower_id, NEW.following_id)
+			ORDER BY id FOR NO KEY UPDATE;
+	END IF;
 	IF TG_OP IN ('DELETE', 'UPDATE') THEN
 		UPDATE users SET
 			following_count = following_count - (id = OLD.follower_id)::int,
