@@ -7,32 +7,9 @@ import (
 	"testing"
 
 	"gorm.io/gorm"
+
+	"tiktok/internal/testdb"
 )
-
-// counterChecks pairs each stored counter with the COUNT(*) it must equal; each query returns
-// the number of rows whose counter is wrong.
-var counterChecks = map[string]string{
-	"videos.like_count":     `SELECT count(*) FROM videos v WHERE like_count <> (SELECT count(*) FROM video_likes l WHERE l.video_id = v.id)`,
-	"videos.comment_count":  `SELECT count(*) FROM videos v WHERE comment_count <> (SELECT count(*) FROM comments c WHERE c.video_id = v.id)`,
-	"comments.like_count":   `SELECT count(*) FROM comments c WHERE like_count <> (SELECT count(*) FROM comment_likes l WHERE l.comment_id = c.id)`,
-	"users.follower_count":  `SELECT count(*) FROM users u WHERE follower_count <> (SELECT count(*) FROM follows f WHERE f.following_id = u.id)`,
-	"users.following_count": `SELECT count(*) FROM users u WHERE following_count <> (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)`,
-	"users.video_count":     `SELECT count(*) FROM users u WHERE video_count <> (SELECT count(*) FROM videos v WHERE v.user_id = u.id)`,
-	"users.like_count":      `SELECT count(*) FROM users u WHERE like_count <> (SELECT count(*) FROM video_likes l JOIN videos v ON v.id = l.video_id WHERE v.user_id = u.id)`,
-}
-
-func assertCountersExact(t *testing.T, db *gorm.DB) {
-	t.Helper()
-	for name, q := range counterChecks {
-		var wrong int64
-		if err := db.Raw(q).Scan(&wrong).Error; err != nil {
-			t.Fatal(err)
-		}
-		if wrong != 0 {
-			t.Errorf("%s differs from COUNT(*) on %d rows", name, wrong)
-		}
-	}
-}
 
 // fixture inserts n users with one video and one comment each and returns their ids.
 type fixture struct{ users, videos, comments []int32 }
@@ -107,7 +84,7 @@ func TestCountersStayExactUnderConcurrentPlainSQL(t *testing.T) {
 	for err := range errs {
 		t.Errorf("concurrent write failed: %v", err)
 	}
-	assertCountersExact(t, db)
+	testdb.AssertCountersExact(t, db)
 }
 
 func TestCountersFollowDeletesTruncatesAndIgnoreDirectWrites(t *testing.T) {
@@ -130,29 +107,29 @@ func TestCountersFollowDeletesTruncatesAndIgnoreDirectWrites(t *testing.T) {
 			exec(`INSERT INTO follows (follower_id, following_id) VALUES (?, ?)`, u, f.users[0])
 		}
 	}
-	assertCountersExact(t, fresh)
+	testdb.AssertCountersExact(t, fresh)
 
 	// A direct write of a counter (psql, or an ORM saving a stale copy) is ignored.
 	exec(`UPDATE videos SET like_count = 999, comment_count = 999, caption = 'edited' WHERE id = ?`, f.videos[0])
 	exec(`UPDATE users SET follower_count = 999, name = 'x' WHERE id = ?`, f.users[0])
 	exec(`INSERT INTO videos (user_id, video_url, like_count) VALUES (?, 'u', 50)`, f.users[1])
-	assertCountersExact(t, fresh)
+	testdb.AssertCountersExact(t, fresh)
 
 	// Moving rows between parents moves their counts.
 	exec(`UPDATE comments SET video_id = ? WHERE id = ?`, f.videos[1], f.comments[0])
 	exec(`UPDATE videos SET user_id = ? WHERE id = ?`, f.users[2], f.videos[3])
 	exec(`UPDATE follows SET following_id = ? WHERE follower_id = ? AND following_id = ?`, f.users[3], f.users[1], f.users[0])
-	assertCountersExact(t, fresh)
+	testdb.AssertCountersExact(t, fresh)
 
 	// Deleting a video settles its author's likes received; deleting a user cascades.
 	exec(`DELETE FROM videos WHERE id = ?`, f.videos[0])
 	exec(`DELETE FROM users WHERE id = ?`, f.users[1])
-	assertCountersExact(t, fresh)
+	testdb.AssertCountersExact(t, fresh)
 
 	// TRUNCATE fires no row triggers; the statement trigger recounts.
 	exec(`TRUNCATE video_likes`)
 	exec(`TRUNCATE follows`)
-	assertCountersExact(t, fresh)
+	testdb.AssertCountersExact(t, fresh)
 	var total int64
 	fresh.Raw(`SELECT sum(like_count + follower_count + following_count) FROM users`).Scan(&total)
 	if total != 0 {

@@ -98,7 +98,7 @@ func TestUpgradeInPlaceKeepsPrismaRowsAndFillsCounters(t *testing.T) {
 	if usersAfter != usersBefore || videosAfter != videosBefore {
 		t.Errorf("the upgrade changed existing rows")
 	}
-	assertCountersExact(t, prisma)
+	testdb.AssertCountersExact(t, prisma)
 
 	// The counters must be non-trivial, or the check above proves little.
 	var maxFollowers, maxLikes int
@@ -122,7 +122,7 @@ func TestUpgradeInPlaceKeepsPrismaRowsAndFillsCounters(t *testing.T) {
 	if err := prisma.Exec(`INSERT INTO users (username, email, password, updated_at) VALUES ('prisma_client', 'p@example.com', 'x', now())`).Error; err != nil {
 		t.Fatalf("an insert as the Prisma client writes it fails after the upgrade: %v", err)
 	}
-	assertCountersExact(t, prisma)
+	testdb.AssertCountersExact(t, prisma)
 }
 
 func TestUpgradeRefusesCaseDuplicatesWithAClearMessage(t *testing.T) {

@@ -92,27 +92,6 @@ func dump(t *testing.T, db *gorm.DB) string {
 	return b.String()
 }
 
-// counterChecks pairs each stored counter with the COUNT(*) it must equal; each query returns
-// the number of rows whose counter is wrong.
-var counterChecks = map[string]string{
-	"videos.like_count":     `SELECT count(*) FROM videos v WHERE like_count <> (SELECT count(*) FROM video_likes l WHERE l.video_id = v.id)`,
-	"videos.comment_count":  `SELECT count(*) FROM videos v WHERE comment_count <> (SELECT count(*) FROM comments c WHERE c.video_id = v.id)`,
-	"comments.like_count":   `SELECT count(*) FROM comments c WHERE like_count <> (SELECT count(*) FROM comment_likes l WHERE l.comment_id = c.id)`,
-	"users.follower_count":  `SELECT count(*) FROM users u WHERE follower_count <> (SELECT count(*) FROM follows f WHERE f.following_id = u.id)`,
-	"users.following_count": `SELECT count(*) FROM users u WHERE following_count <> (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)`,
-	"users.video_count":     `SELECT count(*) FROM users u WHERE video_count <> (SELECT count(*) FROM videos v WHERE v.user_id = u.id)`,
-	"users.like_count":      `SELECT count(*) FROM users u WHERE like_count <> (SELECT count(*) FROM video_likes l JOIN videos v ON v.id = l.video_id WHERE v.user_id = u.id)`,
-}
-
-func assertCountersExact(t *testing.T, db *gorm.DB) {
-	t.Helper()
-	for name, q := range counterChecks {
-		if wrong := count(t, db, q); wrong != 0 {
-			t.Errorf("%s differs from COUNT(*) on %d rows", name, wrong)
-		}
-	}
-}
-
 // foreignKeyChecks count the rows whose reference points nowhere.
 var foreignKeyChecks = map[string]string{
 	"videos.user_id":           `SELECT count(*) FROM videos x WHERE NOT EXISTS (SELECT 1 FROM users p WHERE p.id = x.user_id)`,

@@ -10,6 +10,7 @@ import (
 
 	"tiktok/config"
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 	"tiktok/models"
 )
 
@@ -50,7 +51,7 @@ func TestSampleModeMakesTheCourseDataset(t *testing.T) {
 	}
 	assertNoDuplicatesOrSelfFollows(t, db)
 	assertForeignKeysValid(t, db)
-	assertCountersExact(t, db)
+	testdb.AssertCountersExact(t, db)
 
 	var users []models.User
 	if err := db.Order("id").Find(&users).Error; err != nil {

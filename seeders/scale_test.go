@@ -28,7 +28,7 @@ func TestScaleModeIsCorrectAtASmallSize(t *testing.T) {
 			t.Errorf("%s: got %d rows, want %d", table, got, want)
 		}
 	}
-	assertCountersExact(t, target)
+	testdb.AssertCountersExact(t, target)
 	assertNoDuplicatesOrSelfFollows(t, target)
 	assertForeignKeysValid(t, target)
 
@@ -89,7 +89,7 @@ func TestScaleModeIsCorrectAtASmallSize(t *testing.T) {
 	if n := count(t, target, `SELECT id FROM videos WHERE user_id = 1001`); n != 10001 {
 		t.Errorf("the next video got id %d, want 10001", n)
 	}
-	assertCountersExact(t, target)
+	testdb.AssertCountersExact(t, target)
 	if n := count(t, target, `SELECT like_count + follower_count + video_count FROM users WHERE id = 1001`); n != 3 {
 		t.Errorf("the new user's counters add up to %d, want 3 (the triggers are off?)", n)
 	}
@@ -106,7 +106,7 @@ func TestScaleModeIsDeterministicAndHandlesFullSaturation(t *testing.T) {
 			t.Errorf("%s: got %d rows, want %d", table, got, want)
 		}
 	}
-	assertCountersExact(t, target)
+	testdb.AssertCountersExact(t, target)
 	assertNoDuplicatesOrSelfFollows(t, target)
 
 	medium := []string{"-users", "200", "-videos", "1000", "-likes", "8000", "-comments", "1500", "-comment-likes", "2000", "-follows", "3000"}

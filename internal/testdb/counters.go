@@ -1,0 +1,34 @@
+package testdb
+
+import (
+	"testing"
+
+	"gorm.io/gorm"
+)
+
+// counterChecks pairs each stored counter with the COUNT(*) it must equal; each query returns
+// the number of rows whose counter is wrong.
+var counterChecks = map[string]string{
+	"videos.like_count":     `SELECT count(*) FROM videos v WHERE like_count <> (SELECT count(*) FROM video_likes l WHERE l.video_id = v.id)`,
+	"videos.comment_count":  `SELECT count(*) FROM videos v WHERE comment_count <> (SELECT count(*) FROM comments c WHERE c.video_id = v.id)`,
+	"comments.like_count":   `SELECT count(*) FROM comments c WHERE like_count <> (SELECT count(*) FROM comment_likes l WHERE l.comment_id = c.id)`,
+	"users.follower_count":  `SELECT count(*) FROM users u WHERE follower_count <> (SELECT count(*) FROM follows f WHERE f.following_id = u.id)`,
+	"users.following_count": `SELECT count(*) FROM users u WHERE following_count <> (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)`,
+	"users.video_count":     `SELECT count(*) FROM users u WHERE video_count <> (SELECT count(*) FROM videos v WHERE v.user_id = u.id)`,
+	"users.like_count":      `SELECT count(*) FROM users u WHERE like_count <> (SELECT count(*) FROM video_likes l JOIN videos v ON v.id = l.video_id WHERE v.user_id = u.id)`,
+}
+
+// AssertCountersExact fails the test for every stored counter of db that differs from the
+// COUNT(*) of its rows: the invariant the counter triggers keep, whoever writes.
+func AssertCountersExact(t testing.TB, db *gorm.DB) {
+	t.Helper()
+	for name, q := range counterChecks {
+		var wrong int64
+		if err := db.Raw(q).Scan(&wrong).Error; err != nil {
+			t.Fatal(err)
+		}
+		if wrong != 0 {
+			t.Errorf("%s differs from COUNT(*) on %d rows", name, wrong)
+		}
+	}
+}
