@@ -313,35 +313,28 @@ func (p *plan) writeComments(w *binWriter) {
 }
 
 func (p *plan) writeVideoLikes(w *binWriter) {
-	r := newRand(p.o.Seed, streamVideoLikes)
-	pick := newPicker(int(p.o.Users))
-	for v, n := range p.videoLikes {
-		if w.failed() {
-			return
-		}
-		video, made := int32(v+1), p.videoTime[v]
-		pick.pick(r, int(p.o.Users), int(n), 0, func(user int32) {
-			w.row(3)
-			w.int4(user)
-			w.int4(video)
-			w.timestamp(p.after(r, max(made, p.userTime[user-1])))
-		})
-	}
+	p.writeLikes(w, streamVideoLikes, p.videoLikes, p.videoTime)
 }
 
 func (p *plan) writeCommentLikes(w *binWriter) {
-	r := newRand(p.o.Seed, streamCommentLikes)
+	p.writeLikes(w, streamCommentLikes, p.commentLikes, p.commentTime)
+}
+
+// writeLikes writes the rows (user_id, target id, created_at) of a like table: counts[i]
+// distinct users like target i+1, each after the target was made and the user joined.
+func (p *plan) writeLikes(w *binWriter, stream uint64, counts []int32, made []int64) {
+	r := newRand(p.o.Seed, stream)
 	pick := newPicker(int(p.o.Users))
-	for c, n := range p.commentLikes {
+	for t, n := range counts {
 		if w.failed() {
 			return
 		}
-		comment, made := int32(c+1), p.commentTime[c]
+		target, at := int32(t+1), made[t]
 		pick.pick(r, int(p.o.Users), int(n), 0, func(user int32) {
 			w.row(3)
 			w.int4(user)
-			w.int4(comment)
-			w.timestamp(p.after(r, max(made, p.userTime[user-1])))
+			w.int4(target)
+			w.timestamp(p.after(r, max(at, p.userTime[user-1])))
 		})
 	}
 }
