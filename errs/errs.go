@@ -1,0 +1,143 @@
+// Package errs holds the error kinds of the API: what went wrong, in terms a client can act
+// on (not found, conflict, forbidden, invalid with field details, unauthorized, unavailable,
+// too large...), with the human message the frontend shows. The store, the services and the
+// controllers return these; middleware.WriteError is the one place that turns a kind into an
+// HTTP status and a JSON body. The package imports neither Gin nor the database driver, so
+// every layer can use it.
+package errs
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kind is the class of an error; each kind has exactly one HTTP status (middleware).
+type Kind int
+
+// The kinds of API.md's error table.
+const (
+	KindInternal Kind = iota
+	KindInvalid
+	KindUnauthorized
+	KindForbidden
+	KindNotFound
+	KindConflict
+	KindTooLarge
+	KindUnsupportedMedia
+	KindRateLimited
+	KindUnavailable
+)
+
+// Machine codes of API.md that more than one place returns.
+const (
+	CodeInvalidJSON      = "invalid_json"
+	CodeInvalidID        = "invalid_id"
+	CodeValidationFailed = "validation_failed"
+	CodeInvalidMultipart = "invalid_multipart"
+
+	// The 401 codes, so a client can tell "log in" from "refresh".
+	CodeTokenMissing       = "token_missing"       // no Authorization header, or a scheme without a token
+	CodeTokenInvalid       = "token_invalid"       // malformed, bad signature, wrong algorithm, iss or aud
+	CodeTokenExpired       = "token_expired"       // past exp: refresh it
+	CodeTokenRevoked       = "token_revoked"       // user deleted, password changed or logged out everywhere
+	CodeInvalidCredentials = "invalid_credentials" // login: unknown account or wrong password
+)
+
+// Error is an error with a kind. Message is shown to the user (the frontend displays it);
+// Fields name the failing fields of a validation failure; Err, if any, is logged and never
+// sent.
+type Error struct {
+	Kind       Kind
+	Code       string
+	Message    string
+	Fields     map[string]string
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the kind of err: the kind of the first *Error in its chain, KindInternal for
+// any other error, and KindInternal for nil too (callers check nil first).
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindInternal
+}
+
+// Is reports whether err is an *Error of kind k.
+func Is(err error, k Kind) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == k
+}
+
+// Invalid is a 400 with the given code (invalid_json, invalid_id, ...).
+func Invalid(code, message string) *Error {
+	return &Error{Kind: KindInvalid, Code: code, Message: message}
+}
+
+// ValidationFailed is a 400 listing the reason for each bad field.
+func ValidationFailed(fields map[string]string) *Error {
+	return &Error{Kind: KindInvalid, Code: CodeValidationFailed, Message: "Validation failed", Fields: fields}
+}
+
+// InvalidField is ValidationFailed for one field.
+func InvalidField(field, reason string) *Error {
+	return ValidationFailed(map[string]string{field: reason})
+}
+
+// Unauthorized is a 401 with one of the token codes or invalid_credentials.
+func Unauthorized(code, message string) *Error {
+	return &Error{Kind: KindUnauthorized, Code: code, Message: message}
+}
+
+// Forbidden is a 403: authenticated, but not allowed to touch this resource.
+func Forbidden(message string) *Error {
+	return &Error{Kind: KindForbidden, Code: "forbidden", Message: message}
+}
+
+// NotFound is a 404.
+func NotFound(message string) *Error {
+	return &Error{Kind: KindNotFound, Code: "not_found", Message: message}
+}
+
+// Conflict is a 409 (a taken username or e-mail); fields may say which field is taken.
+func Conflict(message string, fields map[string]string) *Error {
+	return &Error{Kind: KindConflict, Code: "conflict", Message: message, Fields: fields}
+}
+
+// TooLarge is a 413.
+func TooLarge(message string) *Error {
+	return &Error{Kind: KindTooLarge, Code: "payload_too_large", Message: message}
+}
+
+// UnsupportedMedia is a 415.
+func UnsupportedMedia(message string) *Error {
+	return &Error{Kind: KindUnsupportedMedia, Code: "unsupported_media_type", Message: message}
+}
+
+// RateLimited is a 429 that tells the client when to try again.
+func RateLimited(retryAfter time.Duration) *Error {
+	return &Error{Kind: KindRateLimited, Code: "rate_limited", Message: "Too many requests, please try again later", RetryAfter: retryAfter}
+}
+
+// Unavailable is a 503: a service the request needs (the database) cannot be reached; err is
+// logged.
+func Unavailable(message string, err error) *Error {
+	return &Error{Kind: KindUnavailable, Code: "unavailable", Message: message, Err: err}
+}
+
+// Internal wraps an unexpected error; the client sees a generic message, err is logged.
+func Internal(err error) *Error {
+	return &Error{Kind: KindInternal, Code: "internal", Message: "Internal server error", Err: err}
+}
