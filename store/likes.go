@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+
+	"gorm.io/gorm"
+
+	"tiktok/errs"
+)
+
+// Likes reads and writes likes of videos and comments.
+type Likes struct {
+	db *gorm.DB
+}
+
+// LikeTarget is something a user can like: its join table's statements and what a missing
+// one is called.
+type LikeTarget struct {
+	insert, del, count string
+	notFound           error
+}
+
+// The two things a user can like.
+var (
+	VideoLikes = LikeTarget{
+		insert:   `INSERT INTO video_likes (user_id, video_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+		del:      `DELETE FROM video_likes WHERE user_id = ? AND video_id = ?`,
+		count:    `SELECT like_count FROM videos WHERE id = ?`,
+		notFound: errVideoNotFound}
+	CommentLikes = LikeTarget{
+		insert:   `INSERT INTO comment_likes (user_id, comment_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+		del:      `DELETE FROM comment_likes WHERE user_id = ? AND comment_id = ?`,
+		count:    `SELECT like_count FROM comments WHERE id = ?`,
+		notFound: errCommentNotFound}
+)
+
+// Set adds (like true) or removes viewer's like of t's item id in one transaction and returns
+// the item's like count as of that change (read in the same transaction, so it includes it).
+// Likes are a set: liking twice keeps one row; the table's trigger moves the counters. A
+// missing item is NotFound: the insert fails its foreign key, or the count finds no row.
+func (s *Likes) Set(ctx context.Context, t LikeTarget, viewer, id int32, like bool) (int32, error) {
+	var counts []int32
+	err := transact(ctx, s.db, func(tx *gorm.DB) error {
+		counts = counts[:0]
+		stmt := t.del
+		if like {
+			stmt = t.insert
+		}
+		if err := tx.Exec(stmt, viewer, id).Error; err != nil {
+			return err
+		}
+		return tx.Raw(t.count, id).Scan(&counts).Error
+	})
+	err = translate(err)
+	if errs.Is(err, errs.KindNotFound) || (err == nil && len(counts) == 0) {
+		return 0, t.notFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	return counts[0], nil
+}
+
+// VideoLikers is a page of who liked video id, newest like first, keyset on the like's
+// (created_at, user_id) through video_likes_video_id_created_at_idx; NotFound for a missing
+// video. A bare numeric cursor is a user id of the list.
+func (s *Likes) VideoLikers(ctx context.Context, viewer, videoID int32, req PageRequest) (Page[UserSummary], error) {
+	if err := (&Videos{db: s.db}).Exists(ctx, videoID); err != nil {
+		return Page[UserSummary]{}, err
+	}
+	return joinedUsers(ctx, s.db, viewer, joinTable{name: "video_likes", own: "video_id", user: "user_id"}, videoID, req)
+}

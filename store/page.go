@@ -1,0 +1,258 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"tiktok/errs"
+)
+
+// Limits of a cursor page (API.md, Pagination).
+const (
+	DefaultLimit = 10
+	MaxLimit     = 50
+)
+
+// PageRequest asks for one page of a list: Limit items after Cursor (as the previous page's
+// NextCursor gave it, or a bare item id), or, when Page > 0, the Page-th page of Limit items
+// by offset (the Prisma version's ?page=, which also counts the whole list). The cursor is
+// ignored in offset mode.
+type PageRequest struct {
+	Limit  int
+	Cursor string
+	Page   int
+}
+
+// Page is one page of a list. Total and TotalPages are set in offset mode only.
+type Page[T any] struct {
+	Items       []T
+	NextCursor  *string
+	HasNextPage bool
+	OffsetMode  bool
+	Total       int64
+	TotalPages  int
+	CurrentPage int
+}
+
+// position is a place in a list: (At, ID) for lists ordered by time, (Score, ID) for the
+// trending list.
+type position struct {
+	At    time.Time
+	Score float64
+	ID    int32
+}
+
+// keyset is the order of a list: two columns, both descending, the second an id that breaks
+// ties, served by an index that leads with them (after the list's equality conditions).
+type keyset struct {
+	first, second string
+	// byScore says first is a float score, not a time: it changes the cursor's encoding.
+	byScore bool
+}
+
+// listSpec describes one list; fetchPage does the rest (cursor or offset mode, limit + 1,
+// trimming, the next cursor, the total). A list runs a fixed number of statements whatever
+// the page size: [the bare cursor's position,] [the count,] the page.
+type listSpec struct {
+	keys keyset
+	// columns is the select list; fetchPage appends the time key as sort_at for lists by time.
+	columns string
+	from    string
+	where   string
+	args    []any
+	// countFrom is the FROM of the offset mode's count, when the page's joins are not needed
+	// to count (default from).
+	countFrom string
+	// resolve finds the position of the item a bare numeric cursor names; ok is false when it
+	// is not in this list.
+	resolve func(ctx context.Context, id int32) (p position, ok bool, err error)
+	// statement, when set, writes the page's statement itself, for a list whose keyset
+	// condition must sit inside a subquery (the following feed). keyset is "" on the first
+	// page, else "(first, second) < (?, ?)" with its two arguments first in args.
+	statement func(keyset string, args []any, limit int) (string, []any)
+}
+
+// fetchPage runs spec's page for req. scan runs the statement and returns its rows; pos gives
+// a row's position for the next cursor.
+func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageRequest,
+	scan func(db *gorm.DB, sql string, args []any) ([]T, error), pos func(*T) position) (Page[T], error) {
+	db = db.WithContext(ctx)
+	limit := req.Limit
+	page := Page[T]{OffsetMode: req.Page > 0}
+	var keysetCond string
+	var keysetArgs []any
+	if page.OffsetMode {
+		from := spec.countFrom
+		if from == "" {
+			from = spec.from
+		}
+		count := "SELECT count(*) FROM " + from
+		if spec.where != "" {
+			count += " WHERE " + spec.where
+		}
+		if err := db.Raw(count, spec.args...).Scan(&page.Total).Error; err != nil {
+			return page, err
+		}
+	} else if req.Cursor != "" {
+		after, err := parseCursor(ctx, req.Cursor, spec)
+		if err != nil {
+			return page, err
+		}
+		keysetCond = "(" + spec.keys.first + ", " + spec.keys.second + ") < (?, ?)"
+		if spec.keys.byScore {
+			keysetArgs = []any{after.Score, after.ID}
+		} else {
+			keysetArgs = []any{after.At.UTC(), after.ID}
+		}
+	}
+
+	var sql string
+	var args []any
+	if spec.statement != nil {
+		sql, args = spec.statement(keysetCond, keysetArgs, limit+1)
+	} else {
+		sql = "SELECT " + spec.columns
+		if !spec.keys.byScore {
+			sql += ", " + spec.keys.first + " AS sort_at" // the key of a list by time, for its cursor
+		}
+		sql += " FROM " + spec.from
+		where, whereArgs := spec.where, append([]any{}, spec.args...)
+		if keysetCond != "" {
+			if where != "" {
+				where += " AND "
+			}
+			where += keysetCond
+			whereArgs = append(whereArgs, keysetArgs...)
+		}
+		if where != "" {
+			sql += " WHERE " + where
+		}
+		sql += " ORDER BY " + spec.keys.first + " DESC, " + spec.keys.second + " DESC LIMIT ?"
+		args = append(whereArgs, limit+1)
+		if page.OffsetMode {
+			sql += " OFFSET ?"
+			args = append(args, (req.Page-1)*limit)
+		}
+	}
+	rows, err := scan(db, sql, args)
+	if err != nil {
+		return page, err
+	}
+
+	// The extra row's presence is what says there is a next page.
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next := encodeCursor(pos(&rows[limit-1]), spec.keys.byScore)
+		page.NextCursor, page.HasNextPage = &next, true
+	}
+	page.Items = rows
+	if page.OffsetMode {
+		page.CurrentPage = req.Page
+		page.TotalPages = int((page.Total + int64(limit) - 1) / int64(limit))
+		page.HasNextPage = req.Page < page.TotalPages
+		if !page.HasNextPage {
+			page.NextCursor = nil
+		}
+	}
+	return page, nil
+}
+
+var digits = regexp.MustCompile(`^[0-9]{1,10}$`)
+
+// parseCursor reads a cursor of spec's list: a bare number is an item id, resolved through
+// spec.resolve; anything else must be the opaque cursor of the list's kind of key.
+func parseCursor(ctx context.Context, s string, spec listSpec) (position, error) {
+	if digits.MatchString(s) {
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || n < 1 {
+			return position{}, badCursor()
+		}
+		p, ok, err := spec.resolve(ctx, int32(n))
+		if err != nil {
+			return position{}, err
+		}
+		if !ok {
+			return position{}, badCursor()
+		}
+		return p, nil
+	}
+	p, ok := decodeCursor(s, spec.keys.byScore)
+	if !ok {
+		return position{}, badCursor()
+	}
+	return p, nil
+}
+
+func badCursor() error {
+	return errs.InvalidField("cursor", "is not a valid cursor")
+}
+
+// Cursor encodings: base64url of "v1:<unix ms>:<id>" for lists by time (milliseconds are
+// exact: the columns are timestamp(3)), and of "s1:<score>:<id>" for the trending list, the
+// score printed in the shortest form that parses back to the same float64, so the next page
+// starts exactly after the last item.
+const (
+	timeCursorPrefix  = "v1"
+	scoreCursorPrefix = "s1"
+)
+
+func encodeCursor(p position, byScore bool) string {
+	var raw string
+	if byScore {
+		raw = scoreCursorPrefix + ":" + strconv.FormatFloat(p.Score, 'g', -1, 64)
+	} else {
+		raw = timeCursorPrefix + ":" + strconv.FormatInt(p.At.UnixMilli(), 10)
+	}
+	raw += ":" + strconv.Itoa(int(p.ID))
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// Timestamps a cursor may carry: PostgreSQL's timestamp reaches further, but no row of ours
+// is outside years 1-9999, and a value past PostgreSQL's range would fail the query.
+var (
+	minCursorTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxCursorTime = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
+)
+
+func decodeCursor(s string, byScore bool) (position, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return position{}, false
+	}
+	parts := strings.Split(string(raw), ":")
+	prefix := timeCursorPrefix
+	if byScore {
+		prefix = scoreCursorPrefix
+	}
+	if len(parts) != 3 || parts[0] != prefix {
+		return position{}, false
+	}
+	id, err := strconv.ParseInt(parts[2], 10, 32)
+	if err != nil || id < 1 {
+		return position{}, false
+	}
+	p := position{ID: int32(id)}
+	if byScore {
+		p.Score, err = strconv.ParseFloat(parts[1], 64)
+		if err != nil || math.IsNaN(p.Score) || math.IsInf(p.Score, 0) {
+			return position{}, false
+		}
+		return p, true
+	}
+	ms, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return position{}, false
+	}
+	p.At = time.UnixMilli(ms).UTC()
+	if p.At.Before(minCursorTime) || p.At.After(maxCursorTime) {
+		return position{}, false
+	}
+	return p, true
+}

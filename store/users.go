@@ -1,0 +1,253 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"tiktok/errs"
+	"tiktok/models"
+)
+
+// Users reads and writes users (Prisma version: the prisma.user calls of userController.js).
+type Users struct {
+	db *gorm.DB
+}
+
+// MsgUserExists is the message of a taken username or e-mail.
+const MsgUserExists = "User already exists"
+
+var errUserNotFound = errs.NotFound("User not found")
+
+// Create inserts u (ID and timestamps are filled in). Uniqueness is left to the database's
+// case-insensitive unique indexes, so of two racing sign-ups one gets a conflict naming the
+// taken field.
+func (s *Users) Create(ctx context.Context, u *models.User) error {
+	err := translate(s.db.WithContext(ctx).Create(u).Error)
+	if errs.Is(err, errs.KindConflict) {
+		field := "username"
+		if strings.Contains(constraintOf(err), "email") {
+			field = "email"
+		}
+		return errs.Conflict(MsgUserExists, map[string]string{field: "is already taken"})
+	}
+	return err
+}
+
+// ByLogin finds the user whose e-mail (field "email") or username (field "username") is login,
+// case-insensitively, as the unique indexes compare them; NotFound when there is none.
+func (s *Users) ByLogin(ctx context.Context, field, login string) (*models.User, error) {
+	if field != "email" && field != "username" {
+		return nil, errs.Internal(fmt.Errorf("ByLogin: %q is not a login field", field))
+	}
+	var users []models.User
+	if err := s.db.WithContext(ctx).Where("lower("+field+") = lower(?)", login).Limit(1).Find(&users).Error; err != nil {
+		return nil, translate(err)
+	}
+	if len(users) == 0 {
+		return nil, errUserNotFound
+	}
+	return &users[0], nil
+}
+
+// Get loads a user; NotFound when there is none.
+func (s *Users) Get(ctx context.Context, id int32) (*models.User, error) {
+	var users []models.User
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&users).Error; err != nil {
+		return nil, translate(err)
+	}
+	if len(users) == 0 {
+		return nil, errUserNotFound
+	}
+	return &users[0], nil
+}
+
+// Profile is the profile of user id as viewer sees it: isFollowing, and the e-mail when the
+// viewer is that user.
+func (s *Users) Profile(ctx context.Context, viewer, id int32) (UserProfile, error) {
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return UserProfile{}, err
+	}
+	following := false
+	if viewer != id {
+		isFollowing, err := viewerFollows(ctx, s.db, viewer, []int32{id})
+		if err != nil {
+			return UserProfile{}, translate(err)
+		}
+		following = isFollowing(id) != nil && *isFollowing(id)
+	}
+	return NewUserProfile(u, viewer, following), nil
+}
+
+// Exists answers NotFound unless user id exists.
+func (s *Users) Exists(ctx context.Context, id int32) error {
+	return exists(ctx, s.db, `SELECT id FROM users WHERE id = ?`, id, errUserNotFound)
+}
+
+// exists runs query (selecting the id of one row) and answers notFound when it finds none.
+func exists(ctx context.Context, db *gorm.DB, query string, id int32, notFound error) error {
+	var found []int32
+	if err := db.WithContext(ctx).Raw(query, id).Scan(&found).Error; err != nil {
+		return translate(err)
+	}
+	if len(found) == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// likeEscaper escapes LIKE's wildcards so a search for "a_b" matches only "a_b...".
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// List is GET /api/users: users by id, filtered by a prefix of username or name when search
+// is not empty, limit of them from the page-th page.
+func (s *Users) List(ctx context.Context, viewer int32, search string, limit, page int) ([]UserListItem, error) {
+	q := s.db.WithContext(ctx).Model(&models.User{})
+	if search != "" {
+		// lower(x) LIKE 'p%' matches the users_*_pattern_idx indexes (text_pattern_ops).
+		pattern := likeEscaper.Replace(strings.ToLower(search)) + "%"
+		q = q.Where("lower(username) LIKE ? OR lower(name) LIKE ?", pattern, pattern)
+	}
+	var users []models.User
+	if err := q.Order("id").Limit(limit).Offset((page - 1) * limit).Find(&users).Error; err != nil {
+		return nil, translate(err)
+	}
+	ids := make([]int32, len(users))
+	for i := range users {
+		ids[i] = users[i].ID
+	}
+	following, err := viewerFollows(ctx, s.db, viewer, ids)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]UserListItem, len(users))
+	for i := range users {
+		out[i] = UserListItem{UserSummary: newUserSummary(&users[i], following(users[i].ID)),
+			Bio: users[i].Bio, Count: userCount(&users[i])}
+	}
+	return out, nil
+}
+
+// TokenVersion is the user's token version: access tokens carrying another are revoked.
+// NotFound when the user is gone.
+func (s *Users) TokenVersion(ctx context.Context, id int32) (int32, error) {
+	return s.tokenVersion(ctx, `SELECT token_version FROM users WHERE id = ?`, id)
+}
+
+// LockTokenVersion is TokenVersion read with a share lock on the user row, inside a
+// transaction: a logout-everywhere or a password change (which update that row) then waits
+// for the transaction to commit, and revokes what it issued.
+func (s *Users) LockTokenVersion(ctx context.Context, id int32) (int32, error) {
+	return s.tokenVersion(ctx, `SELECT token_version FROM users WHERE id = ? FOR SHARE`, id)
+}
+
+func (s *Users) tokenVersion(ctx context.Context, query string, id int32) (int32, error) {
+	var versions []int32
+	if err := s.db.WithContext(ctx).Raw(query, id).Scan(&versions).Error; err != nil {
+		return 0, translate(err)
+	}
+	if len(versions) == 0 {
+		return 0, errUserNotFound
+	}
+	return versions[0], nil
+}
+
+// BumpTokenVersion revokes every access token of the user at once.
+func (s *Users) BumpTokenVersion(ctx context.Context, id int32) error {
+	return translate(s.db.WithContext(ctx).Exec(`UPDATE users SET token_version = token_version + 1 WHERE id = ?`, id).Error)
+}
+
+// SetPassword stores a new password hash and bumps the token version (every access token
+// issued before stops working); it returns the new version.
+func (s *Users) SetPassword(ctx context.Context, id int32, hash string) (int32, error) {
+	var versions []int32
+	if err := s.db.WithContext(ctx).Raw(`UPDATE users SET password = ?, token_version = token_version + 1, updated_at = ?
+		WHERE id = ? RETURNING token_version`, hash, time.Now().UTC(), id).Scan(&versions).Error; err != nil {
+		return 0, translate(err)
+	}
+	if len(versions) == 0 {
+		return 0, errUserNotFound
+	}
+	return versions[0], nil
+}
+
+// TextChange is an edit of a nullable text column: Set false leaves it as it is; Value nil
+// clears it.
+type TextChange struct {
+	Set   bool
+	Value *string
+}
+
+// ProfileUpdate is what a user may change in their profile.
+type ProfileUpdate struct {
+	Name, Bio, Avatar TextChange
+	// AvatarMustBeCurrent refuses the update unless Avatar.Value is the avatar the user already
+	// has: a path of our own store sent back as text may only be that, since pointing at
+	// someone else's file would let its later replacement delete that file.
+	AvatarMustBeCurrent bool
+}
+
+// UpdateProfile applies p to user id under a row lock and returns the avatar it had before
+// (for the caller to delete its file once replaced) and the user after.
+func (s *Users) UpdateProfile(ctx context.Context, id int32, p ProfileUpdate) (oldAvatar *string, after *models.User, err error) {
+	updates := map[string]any{}
+	for column, change := range map[string]TextChange{"name": p.Name, "bio": p.Bio, "avatar": p.Avatar} {
+		if change.Set {
+			updates[column] = change.Value
+		}
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var before []models.User
+		if err := tx.Raw(`SELECT * FROM users WHERE id = ? FOR UPDATE`, id).Scan(&before).Error; err != nil {
+			return err
+		}
+		if len(before) == 0 {
+			return errUserNotFound
+		}
+		oldAvatar = before[0].Avatar
+		if p.AvatarMustBeCurrent && (oldAvatar == nil || p.Avatar.Value == nil || *oldAvatar != *p.Avatar.Value) {
+			return errs.InvalidField("avatar", "must be an http(s) URL or an uploaded image file")
+		}
+		if len(updates) > 0 {
+			updates["updated_at"] = time.Now().UTC()
+			if err := tx.Model(&models.User{}).Where("id = ?", id).Updates(updates).Error; err != nil {
+				return err
+			}
+		}
+		after = &models.User{}
+		return tx.First(after, id).Error
+	})
+	if err != nil {
+		return nil, nil, translate(err)
+	}
+	return oldAvatar, after, nil
+}
+
+// Delete removes user id; the database cascades to everything of the user (videos, comments,
+// likes, follows, refresh tokens) and the counter triggers keep other users' counts exact. It
+// returns the URLs of the user's stored files (avatar, videos, thumbnails), for the caller to
+// delete after the commit.
+func (s *Users) Delete(ctx context.Context, id int32) (files []string, err error) {
+	err = transact(ctx, s.db, func(tx *gorm.DB) error {
+		files = files[:0]
+		if err := tx.Raw(`SELECT avatar FROM users WHERE id = ? AND avatar IS NOT NULL
+			UNION ALL SELECT video_url FROM videos WHERE user_id = ?
+			UNION ALL SELECT thumbnail_url FROM videos WHERE user_id = ? AND thumbnail_url IS NOT NULL`,
+			id, id, id).Scan(&files).Error; err != nil {
+			return err
+		}
+		res := tx.Exec(`DELETE FROM users WHERE id = ?`, id)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errUserNotFound
+		}
+		return nil
+	})
+	return files, translate(err)
+}

@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"slices"
+
+	"gorm.io/gorm"
+)
+
+// The viewer fields of a page come from here, one function each, with one IN query for the
+// whole page (none for an anonymous viewer): so a list runs the same statements for a page of
+// 1 as for 50.
+
+// viewerFollows loads which of users the viewer follows. The returned function gives the
+// isFollowing value of a user: nil for an anonymous viewer (the field is then left out).
+func viewerFollows(ctx context.Context, db *gorm.DB, viewer int32, users []int32) (func(int32) *bool, error) {
+	if viewer == 0 {
+		return func(int32) *bool { return nil }, nil
+	}
+	followed, err := idSet(ctx, db, `SELECT following_id FROM follows WHERE follower_id = ? AND following_id IN ?`, viewer, users)
+	if err != nil {
+		return nil, err
+	}
+	return func(id int32) *bool {
+		v := followed[id]
+		return &v
+	}, nil
+}
+
+// viewerLikedVideos loads which of videos the viewer liked.
+func viewerLikedVideos(ctx context.Context, db *gorm.DB, viewer int32, videos []int32) (map[int32]bool, error) {
+	if viewer == 0 {
+		return nil, nil
+	}
+	return idSet(ctx, db, `SELECT video_id FROM video_likes WHERE user_id = ? AND video_id IN ?`, viewer, videos)
+}
+
+// viewerLikedComments loads which of comments the viewer liked.
+func viewerLikedComments(ctx context.Context, db *gorm.DB, viewer int32, comments []int32) (map[int32]bool, error) {
+	if viewer == 0 {
+		return nil, nil
+	}
+	return idSet(ctx, db, `SELECT comment_id FROM comment_likes WHERE user_id = ? AND comment_id IN ?`, viewer, comments)
+}
+
+// idSet runs a query for the viewer over ids and returns the ids it selects as a set.
+func idSet(ctx context.Context, db *gorm.DB, query string, viewer int32, ids []int32) (map[int32]bool, error) {
+	set := map[int32]bool{}
+	if len(ids) == 0 {
+		return set, nil
+	}
+	var found []int32
+	if err := db.WithContext(ctx).Raw(query, viewer, ids).Scan(&found).Error; err != nil {
+		return nil, err
+	}
+	for _, id := range found {
+		set[id] = true
+	}
+	return set, nil
+}
+
+// distinct returns the distinct values of ids, in their first order (a page's authors).
+func distinct(ids []int32) []int32 {
+	var out []int32
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
