@@ -1,7 +1,8 @@
-// Package auth issues and checks the credentials of the API: JWT access tokens, opaque refresh
-// tokens and bcrypt password hashes. It knows nothing of HTTP or the database, so the
-// middleware (which checks tokens on every request) and the controllers (which issue them at
-// login) share one implementation that is easy to test on its own.
+// Package auth is the API's login sessions. Its parts issue and check the credentials (JWT
+// access tokens, opaque refresh tokens, bcrypt password hashes: auth.go, free of the database),
+// and Service runs the session flows over the store (sessions.go). It knows nothing of HTTP:
+// the middleware (which checks tokens on every request) and the controllers (which open and
+// end sessions) share this one implementation, and its tests call it directly.
 package auth
 
 import (
