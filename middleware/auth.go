@@ -1,13 +1,13 @@
 package middleware
 
 import (
+	"context"
 	"errors"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
-	"tiktok/auth"
+	"tiktok/errs"
 )
 
 // Context keys of the authenticated viewer. They are unexported: read them through ViewerID.
@@ -15,20 +15,15 @@ const (
 	ctxKeyViewerID = "tiktok.viewerID"
 )
 
-// Codes of the 401 answers, so the client can tell "log in" from "refresh".
-const (
-	CodeTokenMissing = "token_missing" // no Authorization header, or a scheme without a token
-	CodeTokenInvalid = "token_invalid" // malformed, bad signature, wrong algorithm, iss or aud
-	CodeTokenExpired = "token_expired" // past exp: refresh it
-	CodeTokenRevoked = "token_revoked" // user deleted, password changed or logged out everywhere
-)
+// Authenticator checks an access token and returns its user id, or an error of kind
+// Unauthorized with the reason's code (auth.Service implements it).
+type Authenticator interface {
+	Authenticate(ctx context.Context, accessToken string) (userID int32, err error)
+}
 
-// Auth checks access tokens. Besides the signature it loads the user's token version (one
-// primary-key lookup per request), which is how a deleted user's token, or every token
-// issued before a password change or a logout-everywhere, stops working at once.
+// Auth reads the bearer token of a request and has it checked by the Authenticator.
 type Auth struct {
-	DB     *gorm.DB
-	Tokens *auth.Tokens
+	Sessions Authenticator
 }
 
 // RequireAuth lets a request through only with a valid token; otherwise it answers 401 with
@@ -37,12 +32,12 @@ func (a *Auth) RequireAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := a.authenticate(c)
 		if err == nil && id == 0 {
-			err = Unauthorized(CodeTokenMissing, "Access token required")
+			err = errs.Unauthorized(errs.CodeTokenMissing, "Access token required")
 		}
 		if err != nil {
-			var e *Error
-			if errors.As(err, &e) && e.Kind == KindUnauthorized {
-				if e.Code == CodeTokenMissing {
+			var e *errs.Error
+			if errors.As(err, &e) && e.Kind == errs.KindUnauthorized {
+				if e.Code == errs.CodeTokenMissing {
 					c.Header("WWW-Authenticate", `Bearer realm="api"`)
 				} else {
 					c.Header("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
@@ -64,13 +59,13 @@ func (a *Auth) OptionalAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := a.authenticate(c)
 		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) || e.Kind != KindUnauthorized {
+			var e *errs.Error
+			if !errors.As(err, &e) || e.Kind != errs.KindUnauthorized {
 				_ = c.Error(err) // the database failed: the route could not answer anyway
 				c.Abort()
 				return
 			}
-			if e.Code != CodeTokenMissing {
+			if e.Code != errs.CodeTokenMissing {
 				c.Header("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 			}
 			id = 0
@@ -83,7 +78,7 @@ func (a *Auth) OptionalAuth() gin.HandlerFunc {
 }
 
 // authenticate returns the viewer's id, 0 when no Authorization header came, or an error:
-// an *Error of kind Unauthorized for a bad token, anything else for a database failure.
+// of kind Unauthorized for a bad token, any other for a database failure.
 func (a *Auth) authenticate(c *gin.Context) (int32, error) {
 	header := c.GetHeader("Authorization")
 	if strings.TrimSpace(header) == "" {
@@ -93,22 +88,7 @@ func (a *Auth) authenticate(c *gin.Context) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
-	claims, err := a.Tokens.Parse(token)
-	switch {
-	case errors.Is(err, auth.ErrExpired):
-		return 0, Unauthorized(CodeTokenExpired, "Access token expired")
-	case err != nil:
-		return 0, Unauthorized(CodeTokenInvalid, "Invalid access token")
-	}
-	var versions []int32
-	if err := a.DB.WithContext(c.Request.Context()).
-		Raw(`SELECT token_version FROM users WHERE id = ?`, claims.ID).Scan(&versions).Error; err != nil {
-		return 0, err
-	}
-	if len(versions) == 0 || versions[0] != claims.Version {
-		return 0, Unauthorized(CodeTokenRevoked, "Access token revoked")
-	}
-	return claims.ID, nil
+	return a.Sessions.Authenticate(c.Request.Context(), token)
 }
 
 // bearerToken takes the token out of an Authorization header. The scheme word is
@@ -117,18 +97,18 @@ func (a *Auth) authenticate(c *gin.Context) (int32, error) {
 func bearerToken(header string) (string, error) {
 	fields := strings.Fields(header)
 	if len(fields) == 0 {
-		return "", Unauthorized(CodeTokenMissing, "Access token required")
+		return "", errs.Unauthorized(errs.CodeTokenMissing, "Access token required")
 	}
 	if !strings.EqualFold(fields[0], "Bearer") {
-		return "", Unauthorized(CodeTokenInvalid, "Authorization header must be: Bearer <token>")
+		return "", errs.Unauthorized(errs.CodeTokenInvalid, "Authorization header must be: Bearer <token>")
 	}
 	switch len(fields) {
 	case 1:
-		return "", Unauthorized(CodeTokenMissing, "Access token required")
+		return "", errs.Unauthorized(errs.CodeTokenMissing, "Access token required")
 	case 2:
 		return fields[1], nil
 	default:
-		return "", Unauthorized(CodeTokenInvalid, "Authorization header must be: Bearer <token>")
+		return "", errs.Unauthorized(errs.CodeTokenInvalid, "Authorization header must be: Bearer <token>")
 	}
 }
 
@@ -146,12 +126,19 @@ func ViewerID(c *gin.Context) (int32, bool) {
 	return id, ok && id > 0
 }
 
+// Viewer returns the id of the authenticated caller, 0 for an anonymous one: the viewer
+// argument of the store's reads.
+func Viewer(c *gin.Context) int32 {
+	id, _ := ViewerID(c)
+	return id
+}
+
 // MustViewerID returns the id of the authenticated caller on a route behind RequireAuth.
 // Reaching it without a viewer is a wiring bug, answered as an internal error.
 func MustViewerID(c *gin.Context) (int32, error) {
 	id, ok := ViewerID(c)
 	if !ok {
-		return 0, Internal(errors.New("route needs RequireAuth: no viewer in context"))
+		return 0, errs.Internal(errors.New("route needs RequireAuth: no viewer in context"))
 	}
 	return id, nil
 }

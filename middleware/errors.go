@@ -1,126 +1,32 @@
 package middleware
 
 import (
-	"context"
-	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgconn"
-	"gorm.io/gorm"
+
+	"tiktok/errs"
 )
 
-// Kind is the class of an API error; each kind has exactly one HTTP status.
-type Kind int
-
-// The error kinds of API.md's error table.
-const (
-	KindInternal Kind = iota
-	KindInvalid
-	KindUnauthorized
-	KindForbidden
-	KindNotFound
-	KindConflict
-	KindTooLarge
-	KindUnsupportedMedia
-	KindRateLimited
-	KindUnavailable
-)
-
-var kindStatus = map[Kind]int{
-	KindInternal:         http.StatusInternalServerError,
-	KindInvalid:          http.StatusBadRequest,
-	KindUnauthorized:     http.StatusUnauthorized,
-	KindForbidden:        http.StatusForbidden,
-	KindNotFound:         http.StatusNotFound,
-	KindConflict:         http.StatusConflict,
-	KindTooLarge:         http.StatusRequestEntityTooLarge,
-	KindUnsupportedMedia: http.StatusUnsupportedMediaType,
-	KindRateLimited:      http.StatusTooManyRequests,
-	KindUnavailable:      http.StatusServiceUnavailable,
-}
-
-// Error is what a controller returns when a request cannot be served. Message is shown to the
-// user (the frontend displays it); Err, if any, is logged and never sent.
-type Error struct {
-	Kind       Kind
-	Code       string
-	Message    string
-	Fields     map[string]string
-	RetryAfter time.Duration
-	Err        error
-}
-
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
-	}
-	return e.Code + ": " + e.Message
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Status is the HTTP status of the error's kind.
-func (e *Error) Status() int { return kindStatus[e.Kind] }
-
-// Constructors for the kinds controllers use. Each takes the human message.
-
-// Invalid is a 400 with the given code (invalid_json, invalid_id, validation_failed, ...).
-func Invalid(code, message string) *Error {
-	return &Error{Kind: KindInvalid, Code: code, Message: message}
-}
-
-// ValidationFailed is a 400 listing the reason for each bad field.
-func ValidationFailed(fields map[string]string) *Error {
-	return &Error{Kind: KindInvalid, Code: "validation_failed", Message: "Validation failed", Fields: fields}
-}
-
-// Unauthorized is a 401 (token_missing, token_invalid, token_expired, invalid_credentials, ...).
-func Unauthorized(code, message string) *Error {
-	return &Error{Kind: KindUnauthorized, Code: code, Message: message}
-}
-
-// Forbidden is a 403: authenticated, but not allowed to touch this resource.
-func Forbidden(message string) *Error {
-	return &Error{Kind: KindForbidden, Code: "forbidden", Message: message}
-}
-
-// NotFound is a 404.
-func NotFound(message string) *Error {
-	return &Error{Kind: KindNotFound, Code: "not_found", Message: message}
-}
-
-// Conflict is a 409, for a taken username or e-mail.
-func Conflict(message string) *Error {
-	return &Error{Kind: KindConflict, Code: "conflict", Message: message}
-}
-
-// TooLarge is a 413.
-func TooLarge(message string) *Error {
-	return &Error{Kind: KindTooLarge, Code: "payload_too_large", Message: message}
-}
-
-// UnsupportedMedia is a 415.
-func UnsupportedMedia(message string) *Error {
-	return &Error{Kind: KindUnsupportedMedia, Code: "unsupported_media_type", Message: message}
-}
-
-// RateLimited is a 429 that tells the client when to try again.
-func RateLimited(retryAfter time.Duration) *Error {
-	return &Error{Kind: KindRateLimited, Code: "rate_limited", Message: "Too many requests, please try again later", RetryAfter: retryAfter}
-}
-
-// Internal wraps an unexpected error; the client sees a generic message.
-func Internal(err error) *Error {
-	return &Error{Kind: KindInternal, Code: "internal", Message: "Internal server error", Err: err}
+// kindStatus is the one map from error kind to HTTP status (API.md, Errors).
+var kindStatus = map[errs.Kind]int{
+	errs.KindInternal:         http.StatusInternalServerError,
+	errs.KindInvalid:          http.StatusBadRequest,
+	errs.KindUnauthorized:     http.StatusUnauthorized,
+	errs.KindForbidden:        http.StatusForbidden,
+	errs.KindNotFound:         http.StatusNotFound,
+	errs.KindConflict:         http.StatusConflict,
+	errs.KindTooLarge:         http.StatusRequestEntityTooLarge,
+	errs.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+	errs.KindRateLimited:      http.StatusTooManyRequests,
+	errs.KindUnavailable:      http.StatusServiceUnavailable,
 }
 
 // errorBody is the JSON shape of every error response.
@@ -162,76 +68,67 @@ func ErrorHandler(log *slog.Logger) gin.HandlerFunc {
 func WriteError(c *gin.Context, log *slog.Logger, err error) {
 	e := Classify(err)
 	switch e.Kind {
-	case KindInternal:
+	case errs.KindInternal:
 		log.ErrorContext(c.Request.Context(), "internal error",
 			"request_id", RequestID(c), "method", c.Request.Method, "path", c.Request.URL.Path, "error", err)
-	case KindUnavailable:
+	case errs.KindUnavailable:
 		log.WarnContext(c.Request.Context(), "database unavailable",
 			"request_id", RequestID(c), "path", c.Request.URL.Path, "error", err)
 	}
-	if e.Kind == KindRateLimited && e.RetryAfter > 0 {
-		secs := int(e.RetryAfter.Round(time.Second) / time.Second)
-		if secs < 1 {
-			secs = 1
-		}
-		c.Header("Retry-After", strconv.Itoa(secs))
-	}
-	c.AbortWithStatusJSON(e.Status(), errorBody{Message: e.Message, Code: e.Code, Errors: e.Fields})
+	writeHeaders(c.Writer.Header(), e)
+	c.AbortWithStatusJSON(kindStatus[e.Kind], errorBody{Message: e.Message, Code: e.Code, Errors: e.Fields})
 }
 
-// Classify turns any error into an *Error: our own kinds pass through; well-known library
-// errors (a record not found, a unique violation, an unreachable database, a body over its cap,
-// malformed JSON) get their kind; everything else is internal.
-func Classify(err error) *Error {
-	var e *Error
+// WriteErrorTo writes e as the API's JSON error on a plain http.ResponseWriter, for handlers
+// outside Gin's chain (the file server of /uploads/).
+func WriteErrorTo(w http.ResponseWriter, e *errs.Error) {
+	body, _ := json.Marshal(errorBody{Message: e.Message, Code: e.Code, Errors: e.Fields})
+	writeHeaders(w.Header(), e)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(kindStatus[e.Kind])
+	_, _ = w.Write(body)
+}
+
+func writeHeaders(h http.Header, e *errs.Error) {
+	if e.Kind == errs.KindRateLimited && e.RetryAfter > 0 {
+		secs := int(e.RetryAfter.Round(time.Second) / time.Second)
+		h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	}
+}
+
+// Classify turns any error into an *errs.Error: kinds pass through (the store has already
+// translated database errors into kinds); a body over its cap and malformed JSON get theirs
+// (decodeError); everything else is internal.
+func Classify(err error) *errs.Error {
+	var e *errs.Error
 	if errors.As(err, &e) {
 		return e
 	}
+	if e := decodeError(err); e != nil {
+		return e
+	}
+	return errs.Internal(err)
+}
+
+// decodeError maps the failures of reading a JSON body: 413 over the cap, 400 invalid_json for
+// malformed JSON or a body that is not an object, 400 validation_failed for a field of the
+// wrong type. It returns nil for errors of any other origin.
+func decodeError(err error) *errs.Error {
 	var maxBytes *http.MaxBytesError
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
-	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &maxBytes):
-		return TooLarge(fmt.Sprintf("Request body is larger than %d bytes", maxBytes.Limit))
-	case errors.As(err, &syntaxErr):
-		return Invalid("invalid_json", "Request body is not valid JSON")
+		return errs.TooLarge(fmt.Sprintf("Request body is larger than %d bytes", maxBytes.Limit))
 	case errors.As(err, &typeErr):
-		return &Error{Kind: KindInvalid, Code: "validation_failed", Message: "Validation failed",
-			Fields: map[string]string{typeErr.Field: "has the wrong type"}}
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return NotFound("Not found")
-	case IsUnavailable(err):
-		return &Error{Kind: KindUnavailable, Code: "unavailable", Message: "The service is temporarily unavailable, please retry", Err: err}
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
-		return &Error{Kind: KindConflict, Code: "conflict", Message: "Already exists", Err: err}
-	}
-	return Internal(err)
-}
-
-// IsUnavailable reports whether err means the database could not be reached or is going away,
-// as opposed to a bug in a query: such requests answer 503 and the pool reconnects by itself.
-func IsUnavailable(err error) bool {
-	if err == nil {
-		return false
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code[:2] {
-		case "08", "53", "57": // connection exception, insufficient resources, operator intervention
-			return pgErr.Code != "57014" // 57014 is a cancelled query, not an outage
+		if typeErr.Field == "" {
+			return errs.Invalid(errs.CodeInvalidJSON, "Request body must be a JSON object")
 		}
-		return false
+		return errs.InvalidField(typeErr.Field, "has the wrong type")
+	case errors.Is(err, io.EOF):
+		return errs.Invalid(errs.CodeInvalidJSON, "Request body must be a JSON object")
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return errs.Invalid(errs.CodeInvalidJSON, "Request body is not valid JSON")
 	}
-	var connErr *pgconn.ConnectError
-	var netErr net.Error
-	switch {
-	case errors.As(err, &connErr), errors.Is(err, driver.ErrBadConn), pgconn.SafeToRetry(err):
-		return true
-	case errors.As(err, &netErr):
-		return true
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.DeadlineExceeded):
-		return true
-	}
-	return false
+	return nil
 }

@@ -1,6 +1,6 @@
 // Package middleware holds the Gin middleware every request passes through (request id,
-// logging, panic recovery, CORS, body caps, metrics, auth) and the API's error kinds with the
-// one function that maps them to HTTP responses.
+// logging, panic recovery, CORS, body caps, metrics, auth) and the one place that maps the
+// error kinds of package errs to HTTP responses (errors.go).
 package middleware
 
 import (
@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"tiktok/errs"
 )
 
 // HeaderRequestID is the header that carries the request id both ways.
@@ -160,7 +161,7 @@ func BodyLimits(jsonLimit int64, uploads map[string]int64) gin.HandlerFunc {
 			limit = n
 		}
 		if c.Request.ContentLength > limit {
-			_ = c.Error(TooLarge("Request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"))
+			_ = c.Error(errs.TooLarge("Request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"))
 			c.Abort()
 			return
 		}
@@ -175,31 +176,18 @@ func isMultipart(contentType string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "multipart/form-data")
 }
 
-// BindJSON decodes the request body into dst, turning decoding failures into API errors:
-// 413 over the cap, 400 invalid_json for malformed JSON, 400 validation_failed for a field
-// of the wrong type. Unknown fields are ignored, as API.md says.
+// BindJSON decodes the request body into dst, turning decoding failures into error kinds
+// (decodeError: 413 over the cap, 400 invalid_json, 400 validation_failed for a field of the
+// wrong type). Unknown fields are ignored, as API.md says.
 func BindJSON(c *gin.Context, dst any) error {
 	if c.Request.Body == nil || c.Request.Body == http.NoBody {
-		return Invalid("invalid_json", "Request body must be a JSON object")
+		return errs.Invalid(errs.CodeInvalidJSON, "Request body must be a JSON object")
 	}
-	dec := json.NewDecoder(c.Request.Body)
-	if err := dec.Decode(dst); err != nil {
-		var maxBytes *http.MaxBytesError
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &maxBytes):
-			return TooLarge(fmt.Sprintf("Request body is larger than %d bytes", maxBytes.Limit))
-		case errors.As(err, &typeErr):
-			field := typeErr.Field
-			if field == "" {
-				return Invalid("invalid_json", "Request body must be a JSON object")
-			}
-			return ValidationFailed(map[string]string{field: "has the wrong type"})
-		case errors.Is(err, io.EOF):
-			return Invalid("invalid_json", "Request body must be a JSON object")
-		default:
-			return Invalid("invalid_json", "Request body is not valid JSON")
+	if err := json.NewDecoder(c.Request.Body).Decode(dst); err != nil {
+		if e := decodeError(err); e != nil {
+			return e
 		}
+		return errs.Invalid(errs.CodeInvalidJSON, "Request body is not valid JSON")
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"tiktok/errs"
 )
 
 // Limiter counts events per key in a sliding window. It is an interface so that a shared
@@ -136,7 +138,7 @@ func RateLimitByIP(l Limiter, prefix string) gin.HandlerFunc {
 			return
 		}
 		if !ok {
-			_ = c.Error(RateLimited(retry))
+			_ = c.Error(errs.RateLimited(retry))
 			c.Abort()
 			return
 		}

@@ -18,8 +18,10 @@ import (
 	"tiktok/config"
 	"tiktok/controllers"
 	"tiktok/docs"
+	"tiktok/errs"
 	"tiktok/middleware"
 	"tiktok/storage"
+	"tiktok/store"
 )
 
 // Deps are what the handlers need; main builds them once, tests build their own.
@@ -88,10 +90,11 @@ func New(d Deps) (*gin.Engine, error) {
 		}),
 	)
 	r.NoRoute(func(c *gin.Context) {
-		_ = c.Error(middleware.NotFound("Route not found: " + c.Request.Method + " " + c.Request.URL.Path))
+		_ = c.Error(errs.NotFound("Route not found: " + c.Request.Method + " " + c.Request.URL.Path))
 	})
 
-	health := controllers.Health{DB: d.DB}
+	data := store.New(d.DB)
+	health := controllers.Health{Store: data}
 	r.GET("/healthz", health.Live)
 	r.GET("/readyz", middleware.Handler(health.Ready))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
@@ -106,9 +109,7 @@ func New(d Deps) (*gin.Engine, error) {
 	if local, ok := d.Store.(*storage.Local); ok && local.NotFound == nil {
 		// Missing files answer with the API's JSON error, like every other 404.
 		local.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte(`{"message":"File not found","code":"not_found"}`))
+			middleware.WriteErrorTo(w, errs.NotFound("File not found"))
 		})
 	}
 	if d.Limiters == nil {
@@ -126,16 +127,18 @@ func New(d Deps) (*gin.Engine, error) {
 	r.GET("/uploads/*name", gin.WrapH(uploads))
 	r.HEAD("/uploads/*name", gin.WrapH(uploads))
 
-	authn := &middleware.Auth{DB: d.DB, Tokens: d.Tokens}
+	sessions := &auth.Service{Store: data, Tokens: d.Tokens, Passwords: passwords,
+		RefreshTTL: d.Config.RefreshTokenTTL, LoginFails: d.Limiters.LoginFailsAccount}
+	authn := &middleware.Auth{Sessions: sessions}
 	required, optional := authn.RequireAuth(), authn.OptionalAuth()
 	h := middleware.Handler
 
-	authCtl := &controllers.Auth{DB: d.DB, Tokens: d.Tokens, Passwords: passwords,
-		RefreshTTL: d.Config.RefreshTokenTTL, LoginFails: d.Limiters.LoginFailsAccount}
-	users := &controllers.Users{DB: d.DB, Store: d.Store, Log: d.Log}
-	follows := &controllers.Follows{DB: d.DB}
-	videos := &controllers.Videos{DB: d.DB, Store: d.Store, Log: d.Log, MaxVideoBytes: maxVideoBytes(d.Config)}
-	comments := &controllers.Comments{DB: d.DB}
+	files := &controllers.StoredFiles{Uploads: d.Store, Refs: data.Files, Log: d.Log}
+	authCtl := &controllers.Auth{Sessions: sessions}
+	users := &controllers.Users{Store: data, Files: files}
+	follows := &controllers.Follows{Store: data}
+	videos := &controllers.Videos{Store: data, Files: files, MaxVideoBytes: maxVideoBytes(d.Config)}
+	comments := &controllers.Comments{Store: data}
 
 	api := r.Group("/api")
 	api.POST("/users/register", middleware.RateLimitByIP(d.Limiters.RegisterPerIP, "register"), h(authCtl.Register))
