@@ -108,6 +108,10 @@ func Recovery(log *slog.Logger) gin.HandlerFunc {
 
 // CORS answers preflights with 204 and adds the CORS headers for the allowed origins
 // ("*" allows any). Credentials are not used: the API authenticates with a bearer header.
+// A request from an origin not in the list is served as usual, only without
+// Access-Control-Allow-Origin: the browser enforces CORS, the server does not refuse (which is
+// why this is not github.com/gin-contrib/cors, see the README). A preflight is an OPTIONS
+// request with Access-Control-Request-Method; any other OPTIONS request goes on to the routes.
 func CORS(origins []string) gin.HandlerFunc {
 	allowAll := false
 	allowed := make(map[string]bool, len(origins))
