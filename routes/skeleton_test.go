@@ -267,6 +267,7 @@ func TestCORSServesOtherOriginsWithoutAllowOrigin(t *testing.T) {
 			t.Errorf("GET /healthz from %s = %d %s, want it served as usual", origin, w.Code, w.Body)
 		}
 		wantHeader(t, origin, w, "Access-Control-Allow-Origin", "")
+		wantHeader(t, origin, w, "Vary", "Origin")
 
 		w = do(r, "GET", "/api/nothing-here", nil, "Origin", origin)
 		if w.Code != 404 || decodeError(t, w).Code != "not_found" {
@@ -301,6 +302,26 @@ func TestCORSDefaultsToAnyOrigin(t *testing.T) {
 	wantHeader(t, "preflight", w, "Access-Control-Allow-Methods", corsAllowMethods)
 	wantHeader(t, "preflight", w, "Access-Control-Allow-Headers", corsAllowHeaders)
 	wantHeader(t, "preflight", w, "Access-Control-Max-Age", "600")
+}
+
+// A cache may keep a response and hand it to a later request (the /uploads files are cacheable
+// for a year): one made without an Origin, or for another origin, must not be reused for an
+// allowed origin, and the reverse. With a list, every response says Vary: Origin; with "*",
+// every response carries the same Access-Control-Allow-Origin, so nothing varies.
+func TestCORSResponsesAreSafeToCache(t *testing.T) {
+	list := newRouter(t, db) // CORS_ORIGINS=http://localhost:3000
+	w := do(list, "GET", "/healthz", nil)
+	wantHeader(t, "list, no Origin", w, "Vary", "Origin")
+	wantHeader(t, "list, no Origin", w, "Access-Control-Allow-Origin", "")
+	wantHeader(t, "list, no Origin", w, "Access-Control-Expose-Headers", "")
+
+	star := newRouterWithEnv(t, nil)
+	for what, headers := range map[string][]string{"*, no Origin": nil, "*, an Origin": {"Origin", "https://anything.example"}} {
+		w := do(star, "GET", "/healthz", nil, headers...)
+		wantHeader(t, what, w, "Access-Control-Allow-Origin", "*")
+		wantHeader(t, what, w, "Access-Control-Expose-Headers", corsExposeHeaders)
+		wantHeader(t, what, w, "Vary", "")
+	}
 }
 
 // Browsers send an origin without a trailing slash; one written in CORS_ORIGINS with a slash
