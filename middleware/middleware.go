@@ -109,6 +109,10 @@ func Recovery(log *slog.Logger) gin.HandlerFunc {
 
 // CORS answers preflights with 204 and adds the CORS headers for the allowed origins
 // ("*" allows any). Credentials are not used: the API authenticates with a bearer header.
+// A request from an origin not in the list is served as usual, only without
+// Access-Control-Allow-Origin: the browser enforces CORS, the server does not refuse (which is
+// why this is not github.com/gin-contrib/cors, see the README). A preflight is an OPTIONS
+// request with Access-Control-Request-Method; any other OPTIONS request goes on to the routes.
 func CORS(origins []string) gin.HandlerFunc {
 	allowAll := false
 	allowed := make(map[string]bool, len(origins))
@@ -120,17 +124,24 @@ func CORS(origins []string) gin.HandlerFunc {
 	}
 	const methods = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 	const headers = "Authorization, Content-Type, X-Request-ID"
+	const expose = "X-Request-ID, Retry-After, WWW-Authenticate"
 	return func(c *gin.Context) {
+		// A cache (the browser's, or a proxy's for the year-long /uploads files) must not hand
+		// a response made for one Origin, or for none, to a request with another (Fetch
+		// standard, "CORS protocol and HTTP caches"). With "*" every response gets the same
+		// headers, so nothing varies; with a list, every response says Vary: Origin.
 		origin := c.GetHeader("Origin")
-		if origin != "" {
-			switch {
-			case allowAll:
-				c.Header("Access-Control-Allow-Origin", "*")
-			case allowed[origin]:
-				c.Header("Access-Control-Allow-Origin", origin)
-				c.Header("Vary", "Origin")
+		if allowAll {
+			c.Header("Access-Control-Allow-Origin", "*")
+			c.Header("Access-Control-Expose-Headers", expose)
+		} else {
+			c.Writer.Header().Add("Vary", "Origin")
+			if origin != "" {
+				if allowed[origin] {
+					c.Header("Access-Control-Allow-Origin", origin)
+				}
+				c.Header("Access-Control-Expose-Headers", expose)
 			}
-			c.Header("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, WWW-Authenticate")
 		}
 		if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
 			c.Header("Access-Control-Allow-Methods", methods)
