@@ -49,8 +49,8 @@ type EmbeddedOptions struct {
 // already running, and waits until it accepts connections.
 //
 // Cancelling ctx (Ctrl-C) ends the start-up promptly with an error that wraps ctx.Err(). A
-// server this call had begun to start is stopped first, so that the next run finds the data
-// directory free.
+// server this call had begun to start is stopped first, and a first initdb removes what it
+// had written, so that the next run finds the data directory as it was.
 func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, startInterrupted(err)
@@ -272,9 +272,14 @@ func (e *Embedded) run(ctx context.Context, program string, args ...string) (str
 // command prepares one of the PostgreSQL programs, as the unprivileged user when we are root, in
 // its own process group so that a Ctrl-C meant for the server does not reach PostgreSQL
 // directly (the server stops it cleanly on its way out). Its output goes to the buffer.
+//
+// Cancelling ctx sends SIGTERM rather than SIGKILL: an interrupted initdb then removes the
+// data directory it was creating, where a killed one would leave a broken cluster behind.
 func (e *Embedded) command(ctx context.Context, program string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	cmd := exec.CommandContext(ctx, filepath.Join(e.BinDir, program), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: e.runAs}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = e.Dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "PGTZ=UTC")
 	var out bytes.Buffer

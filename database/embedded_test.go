@@ -41,9 +41,25 @@ func TestStartEmbeddedStopsWaitingWhenCancelled(t *testing.T) {
 		}
 	})
 
-	pg, err := database.StartEmbedded(t.Context(), opts) // creates the cluster
+	t.Run("cancelled during the first initdb leaves no half-made cluster", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		// initdb takes about a second; on a fast machine the cancellation may land in pg_ctl
+		// start instead, which must end just as cleanly.
+		time.AfterFunc(300*time.Millisecond, cancel)
+		start := time.Now()
+		if _, err := database.StartEmbedded(ctx, opts); !errors.Is(err, context.Canceled) {
+			t.Fatalf("StartEmbedded returned %v, want context.Canceled", err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("StartEmbedded took %s", took)
+		}
+		assertNoServer(t, dataDir, opts.Port)
+	})
+
+	pg, err := database.StartEmbedded(t.Context(), opts) // a cluster that initdb finished
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the data directory does not start after a cancelled first start: %v", err)
 	}
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
