@@ -72,7 +72,7 @@ func run(args []string) int {
 	case len(args) == 0 || args[0] == "serve":
 		return serve(ctx, cfg, db, log)
 	case args[0] == "migrate":
-		return migrateCommand(db, args[1:], log)
+		return migrateCommand(ctx, db, args[1:], log)
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q; usage: tiktok [serve | migrate up | migrate down [N|all] | migrate status]\n", args[0])
 		return 2
@@ -81,7 +81,7 @@ func run(args []string) int {
 
 func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger) int {
 	if cfg.AutoMigrate {
-		if err := database.Migrate(db); err != nil {
+		if err := database.Migrate(ctx, db); err != nil {
 			log.Error("migration failed", "error", err)
 			return 1
 		}
@@ -140,14 +140,14 @@ func serveUntilDone(ctx context.Context, ln net.Listener, handler http.Handler, 
 	return nil
 }
 
-func migrateCommand(db *gorm.DB, args []string, log *slog.Logger) int {
+func migrateCommand(ctx context.Context, db *gorm.DB, args []string, log *slog.Logger) int {
 	sub := "up"
 	if len(args) > 0 {
 		sub = args[0]
 	}
 	switch sub {
 	case "up":
-		if err := database.Migrate(db); err != nil {
+		if err := database.Migrate(ctx, db); err != nil {
 			log.Error("migration failed", "error", err)
 			return 1
 		}
@@ -164,14 +164,14 @@ func migrateCommand(db *gorm.DB, args []string, log *slog.Logger) int {
 				return 2
 			}
 		}
-		n, err := database.MigrateDown(db, steps)
+		n, err := database.MigrateDown(ctx, db, steps)
 		if err != nil {
 			log.Error("rollback failed", "error", err)
 			return 1
 		}
 		fmt.Printf("rolled back %d migration(s)\n", n)
 	case "status":
-		list, err := database.Status(db)
+		list, err := database.Status(ctx, db)
 		if err != nil {
 			log.Error("cannot read migration status", "error", err)
 			return 1

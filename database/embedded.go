@@ -47,7 +47,14 @@ type EmbeddedOptions struct {
 
 // StartEmbedded initialises the data directory on first use, starts the server unless it is
 // already running, and waits until it accepts connections.
+//
+// Cancelling ctx (Ctrl-C) ends the start-up promptly with an error that wraps ctx.Err(). A
+// server this call had begun to start is stopped first, and a first initdb removes what it
+// had written, so that the next run finds the data directory as it was.
 func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, startInterrupted(err)
+	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -82,6 +89,9 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	if _, err := os.Stat(filepath.Join(e.dataDir(), "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		e.log.Info("embedded PostgreSQL: creating a new cluster", "dir", e.dataDir(), "binaries", binDir)
 		if out, err := e.run(ctx, "initdb", "-D", e.dataDir(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"); err != nil {
+			if ctx.Err() != nil {
+				return nil, startInterrupted(ctx.Err())
+			}
 			return nil, fmt.Errorf("embedded PostgreSQL: initdb failed: %w\n%s", err, out)
 		}
 		conf := "\n# written by tiktok's embedded mode\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\nfsync = on\n"
@@ -90,21 +100,107 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		}
 	}
 
-	if _, err := e.run(ctx, "pg_ctl", "status", "-D", e.dataDir()); err == nil {
+	_, err = e.run(ctx, "pg_ctl", "status", "-D", e.dataDir())
+	if ctx.Err() != nil {
+		// pg_ctl status was cut short: its answer says nothing about the server.
+		return nil, startInterrupted(ctx.Err())
+	}
+	if err == nil {
 		e.log.Info("embedded PostgreSQL: already running, reusing it", "dir", e.dataDir())
-		return e, e.waitReady(ctx)
+		// Another process's server: on Ctrl-C it stays up for that process.
+		if err := e.waitReady(ctx); err != nil {
+			return nil, err
+		}
+		return e, nil
 	}
 	if inUse(e.Port) {
 		return nil, fmt.Errorf("embedded PostgreSQL: port %d on 127.0.0.1 is taken by another program; set EMBEDDED_PG_PORT to a free port, or set DATABASE_URL to use that server", e.Port)
 	}
 	e.log.Info("embedded PostgreSQL: starting", "dir", e.dataDir(), "port", e.Port)
-	out, err := e.run(ctx, "pg_ctl", "start", "-D", e.dataDir(), "-w", "-t", "60",
-		"-l", filepath.Join(e.Dir, "server.log"), "-o", "-p "+strconv.Itoa(e.Port))
-	if err != nil {
-		return nil, fmt.Errorf("embedded PostgreSQL: pg_ctl start failed: %w\n%s\n(see %s)", err, out, filepath.Join(e.Dir, "server.log"))
+	if err := e.start(ctx); err != nil {
+		return nil, err
 	}
 	e.started = true
-	return e, e.waitReady(ctx)
+	if err := e.waitReady(ctx); err != nil {
+		if ctx.Err() != nil {
+			if stopErr := e.Stop(); stopErr != nil {
+				return nil, fmt.Errorf("%w; stopping the half-started server failed too: %v", err, stopErr)
+			}
+			e.log.Info("embedded PostgreSQL: start-up interrupted, server stopped")
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+// start runs `pg_ctl start -w`, which returns once the server is ready (or after 60s). When
+// ctx is cancelled first, start returns at once, after stopping the server it had launched.
+func (e *Embedded) start(ctx context.Context) error {
+	logFile := filepath.Join(e.Dir, "server.log")
+	// pg_ctl is not tied to ctx: killed, it would leave the postmaster it forked running, and
+	// it is pg_ctl that notices when that postmaster is gone (see stopInterruptedStart).
+	cmd, out := e.command(context.WithoutCancel(ctx), "pg_ctl", "start", "-D", e.dataDir(), "-w", "-t", "60",
+		"-l", logFile, "-o", "-p "+strconv.Itoa(e.Port))
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("embedded PostgreSQL: pg_ctl start failed: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			return fmt.Errorf("embedded PostgreSQL: pg_ctl start failed: %w\n%s\n(see %s)", err, strings.TrimSpace(out.String()), logFile)
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	if err := e.stopInterruptedStart(exited); err != nil {
+		return fmt.Errorf("%w; stopping the half-started server failed too: %v (see %s)", startInterrupted(ctx.Err()), err, logFile)
+	}
+	e.log.Info("embedded PostgreSQL: start-up interrupted, server stopped")
+	return startInterrupted(ctx.Err())
+}
+
+// stopInterruptedStart stops the server whose `pg_ctl start` (still running, or just finished)
+// reports on startExited. pg_ctl stop finds the server through postmaster.pid, which the
+// postmaster writes a moment after it is launched; until then stop fails, so it is retried
+// until it succeeds or pg_ctl start has ended with no server running (pg_ctl start notices
+// within a tenth of a second when the postmaster exits).
+func (e *Embedded) stopInterruptedStart(startExited <-chan error) error {
+	deadline := time.Now().Add(60 * time.Second)
+	startEnded := false
+	for {
+		stopErr := e.Stop()
+		if stopErr == nil {
+			break
+		}
+		if startEnded && !e.running() {
+			return nil // the postmaster never came up, or has exited: nothing to stop
+		}
+		if time.Now().After(deadline) {
+			return stopErr
+		}
+		select {
+		case <-startExited:
+			startEnded, startExited = true, nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if !startEnded {
+		<-startExited
+	}
+	return nil
+}
+
+// running reports whether a server runs on the data directory.
+func (e *Embedded) running() bool {
+	_, err := e.run(context.Background(), "pg_ctl", "status", "-D", e.dataDir())
+	return err == nil
+}
+
+// startInterrupted is the error of a start-up that ctx ended.
+func startInterrupted(ctxErr error) error {
+	return fmt.Errorf("embedded PostgreSQL: start-up interrupted: %w", ctxErr)
 }
 
 // URL is the connection URL of database name on the embedded server.
@@ -143,6 +239,8 @@ func (e *Embedded) Stop() error {
 
 func (e *Embedded) dataDir() string { return filepath.Join(e.Dir, "data") }
 
+// waitReady returns once the server accepts a connection, after 30s of trying, or as soon as
+// ctx is cancelled.
 func (e *Embedded) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -150,25 +248,43 @@ func (e *Embedded) waitReady(ctx context.Context) error {
 		if err == nil {
 			return conn.Close(ctx)
 		}
+		if ctx.Err() != nil {
+			return startInterrupted(ctx.Err())
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("embedded PostgreSQL on port %d does not answer: %w (see %s)", e.Port, err, filepath.Join(e.Dir, "server.log"))
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return startInterrupted(ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 
-// run runs one of the PostgreSQL programs, as the unprivileged user when we are root, in its own
-// process group so that a Ctrl-C meant for the server does not reach PostgreSQL directly (the
-// server stops it cleanly on its way out).
+// run runs one of the PostgreSQL programs to completion and returns its output.
 func (e *Embedded) run(ctx context.Context, program string, args ...string) (string, error) {
+	cmd, out := e.command(ctx, program, args...)
+	err := cmd.Run()
+	return strings.TrimSpace(out.String()), err
+}
+
+// command prepares one of the PostgreSQL programs, as the unprivileged user when we are root, in
+// its own process group so that a Ctrl-C meant for the server does not reach PostgreSQL
+// directly (the server stops it cleanly on its way out). Its output goes to the buffer.
+//
+// Cancelling ctx sends SIGTERM rather than SIGKILL: an interrupted initdb then removes the
+// data directory it was creating, where a killed one would leave a broken cluster behind.
+func (e *Embedded) command(ctx context.Context, program string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	cmd := exec.CommandContext(ctx, filepath.Join(e.BinDir, program), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: e.runAs}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = e.Dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "PGTZ=UTC")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return strings.TrimSpace(out.String()), err
+	return cmd, &out
 }
 
 // checkReachable makes sure the unprivileged user can reach the data directory: every parent

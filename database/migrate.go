@@ -1,8 +1,10 @@
 package database
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
@@ -27,9 +29,10 @@ func newMigrator(db *gorm.DB) *gormigrate.Gormigrate {
 }
 
 // Migrate applies every pending migration, in order, in one transaction, under an advisory lock.
-// On an up-to-date database it changes nothing.
-func Migrate(db *gorm.DB) error {
-	return withMigrationLock(db, func(conn *gorm.DB) error {
+// On an up-to-date database it changes nothing. Cancelling ctx (Ctrl-C while another server
+// holds the lock, say) abandons the wait or rolls the transaction back.
+func Migrate(ctx context.Context, db *gorm.DB) error {
+	return withMigrationLock(ctx, db, func(conn *gorm.DB) error {
 		if err := ensureMigrationsTable(conn); err != nil {
 			return err
 		}
@@ -42,8 +45,8 @@ func Migrate(db *gorm.DB) error {
 
 // MigrateDown rolls back the last `steps` applied migrations (all of them when steps <= 0).
 // Rolling back the first migration drops the tables and every row in them.
-func MigrateDown(db *gorm.DB, steps int) (rolledBack int, err error) {
-	err = withMigrationLock(db, func(conn *gorm.DB) error {
+func MigrateDown(ctx context.Context, db *gorm.DB, steps int) (rolledBack int, err error) {
+	err = withMigrationLock(ctx, db, func(conn *gorm.DB) error {
 		if err := ensureMigrationsTable(conn); err != nil {
 			return err
 		}
@@ -69,7 +72,8 @@ type MigrationStatus struct {
 }
 
 // Status lists the migrations this server knows, in order, and which have run.
-func Status(db *gorm.DB) ([]MigrationStatus, error) {
+func Status(ctx context.Context, db *gorm.DB) ([]MigrationStatus, error) {
+	db = db.WithContext(ctx)
 	if err := ensureMigrationsTable(db); err != nil {
 		return nil, err
 	}
@@ -96,13 +100,23 @@ func ensureMigrationsTable(db *gorm.DB) error {
 		applied_at timestamp(3) NOT NULL DEFAULT (now() AT TIME ZONE 'utc'))`).Error
 }
 
-// withMigrationLock runs fn on one pinned connection that holds the migration advisory lock.
-func withMigrationLock(db *gorm.DB, fn func(*gorm.DB) error) error {
-	return db.Connection(func(conn *gorm.DB) error {
+// withMigrationLock runs fn on one pinned connection, bound to ctx, that holds the migration
+// advisory lock.
+func withMigrationLock(ctx context.Context, db *gorm.DB, fn func(*gorm.DB) error) error {
+	return db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
 		if err := conn.Exec("SELECT pg_advisory_lock(?)", migrationLockKey).Error; err != nil {
 			return fmt.Errorf("migrate: take the migration lock: %w", err)
 		}
-		defer conn.Exec("SELECT pg_advisory_unlock(?)", migrationLockKey)
+		defer releaseMigrationLock(ctx, conn)
 		return fn(conn)
 	})
+}
+
+// releaseMigrationLock unlocks even when ctx is already cancelled: the lock belongs to the
+// session, and the pinned connection goes back to the pool, where it would otherwise keep
+// every later migration waiting.
+func releaseMigrationLock(ctx context.Context, conn *gorm.DB) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	conn.WithContext(ctx).Exec("SELECT pg_advisory_unlock(?)", migrationLockKey)
 }

@@ -140,7 +140,7 @@ func TestModelsAgreeWithMigrations(t *testing.T) {
 	// SET DEFAULT CURRENT_TIMESTAMP on every run, which changes nothing, so we compare the
 	// catalog before and after rather than the statements.)
 	fresh, _ := testdb.NewDatabase(t)
-	if err := database.Migrate(fresh); err != nil {
+	if err := database.Migrate(t.Context(), fresh); err != nil {
 		t.Fatal(err)
 	}
 	before := schemaSnapshot(t, fresh)
@@ -154,24 +154,24 @@ func TestModelsAgreeWithMigrations(t *testing.T) {
 
 func TestMigrationsRunTwiceChangeNothing(t *testing.T) {
 	fresh, _ := testdb.NewDatabase(t)
-	if err := database.Migrate(fresh); err != nil {
+	if err := database.Migrate(t.Context(), fresh); err != nil {
 		t.Fatal(err)
 	}
 	before := schemaSnapshot(t, fresh)
-	if err := database.Migrate(fresh); err != nil {
+	if err := database.Migrate(t.Context(), fresh); err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
 	// Even with the bookkeeping gone, every step finds its work done and changes nothing.
 	if err := fresh.Exec("DELETE FROM " + database.MigrationsTable).Error; err != nil {
 		t.Fatal(err)
 	}
-	if err := database.Migrate(fresh); err != nil {
+	if err := database.Migrate(t.Context(), fresh); err != nil {
 		t.Fatalf("Migrate with the migrations table emptied: %v", err)
 	}
 	if diff := diffLines(before, schemaSnapshot(t, fresh)); diff != "" {
 		t.Fatalf("schema changed by running the migrations again:\n%s", diff)
 	}
-	status, err := database.Status(fresh)
+	status, err := database.Status(t.Context(), fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,21 +184,21 @@ func TestMigrationsRunTwiceChangeNothing(t *testing.T) {
 
 func TestDownThenUpRestoresTheSchema(t *testing.T) {
 	fresh, _ := testdb.NewDatabase(t)
-	if err := database.Migrate(fresh); err != nil {
+	if err := database.Migrate(t.Context(), fresh); err != nil {
 		t.Fatal(err)
 	}
 	before := schemaSnapshot(t, fresh)
 
-	n, err := database.MigrateDown(fresh, 1)
+	n, err := database.MigrateDown(t.Context(), fresh, 1)
 	if err != nil || n != 1 {
 		t.Fatalf("down 1: rolled back %d, err %v", n, err)
 	}
-	status, _ := database.Status(fresh)
+	status, _ := database.Status(t.Context(), fresh)
 	if last := status[len(status)-1]; last.Applied {
 		t.Fatalf("after down 1 the last migration %s is still applied", last.ID)
 	}
 
-	n, err = database.MigrateDown(fresh, 0)
+	n, err = database.MigrateDown(t.Context(), fresh, 0)
 	if err != nil {
 		t.Fatalf("down all: %v", err)
 	}
@@ -209,7 +209,7 @@ func TestDownThenUpRestoresTheSchema(t *testing.T) {
 		t.Fatalf("after rolling everything back the schema still has:\n%s", strings.Join(left, "\n"))
 	}
 
-	if err := database.Migrate(fresh); err != nil {
+	if err := database.Migrate(t.Context(), fresh); err != nil {
 		t.Fatalf("up again: %v", err)
 	}
 	if diff := diffLines(before, schemaSnapshot(t, fresh)); diff != "" {
@@ -235,7 +235,7 @@ func diffLines(a, b []string) string {
 func freshMigrated(t *testing.T) *gorm.DB {
 	t.Helper()
 	fresh, _ := testdb.NewDatabase(t)
-	if err := database.Migrate(fresh); err != nil {
+	if err := database.Migrate(t.Context(), fresh); err != nil {
 		t.Fatal(err)
 	}
 	return fresh

@@ -78,7 +78,7 @@ func TestUpgradeInPlaceKeepsPrismaRowsAndFillsCounters(t *testing.T) {
 	prisma.Raw(`SELECT string_agg(concat_ws('|', id, username, email, password, name, bio, avatar, created_at, updated_at), ';' ORDER BY id) FROM users`).Scan(&usersBefore)
 	prisma.Raw(`SELECT string_agg(concat_ws('|', id, user_id, caption, video_url, views, created_at, updated_at), ';' ORDER BY id) FROM videos`).Scan(&videosBefore)
 
-	if err := database.Migrate(prisma); err != nil {
+	if err := database.Migrate(t.Context(), prisma); err != nil {
 		t.Fatalf("migrating the Prisma database: %v", err)
 	}
 
@@ -110,7 +110,7 @@ func TestUpgradeInPlaceKeepsPrismaRowsAndFillsCounters(t *testing.T) {
 
 	// Migrating again changes nothing; a Prisma client inserting without our columns still works.
 	snap := schemaSnapshot(t, prisma)
-	if err := database.Migrate(prisma); err != nil {
+	if err := database.Migrate(t.Context(), prisma); err != nil {
 		t.Fatal(err)
 	}
 	if diff := diffLines(snap, schemaSnapshot(t, prisma)); diff != "" {
@@ -133,7 +133,7 @@ func TestUpgradeRefusesCaseDuplicatesWithAClearMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := database.Migrate(prisma)
+	err := database.Migrate(t.Context(), prisma)
 	if err == nil || !strings.Contains(err.Error(), "differ only in case: alice") {
 		t.Fatalf("want a refusal naming the duplicate username, got %v", err)
 	}

@@ -114,7 +114,7 @@ func seedCommand(ctx context.Context, env environment, args []string) error {
 		return err
 	}
 	defer closeDB()
-	if err := database.Migrate(db.WithContext(ctx)); err != nil {
+	if err := database.Migrate(ctx, db); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 

@@ -60,7 +60,7 @@ func run(m *testing.M, dst **gorm.DB) int {
 		return 1
 	}
 	defer dropDatabase(name)
-	if err := database.Migrate(db); err != nil {
+	if err := database.Migrate(ctx, db); err != nil {
 		fmt.Fprintf(os.Stderr, "testdb: migrating %s failed: %v\n", name, err)
 		return 1
 	}
