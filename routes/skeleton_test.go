@@ -427,7 +427,7 @@ func TestDatabaseOutageGives503AndRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := database.Migrate(pdb); err != nil {
+	if err := database.Migrate(context.Background(), pdb); err != nil {
 		t.Fatal(err)
 	}
 	r := newRouter(t, pdb)
