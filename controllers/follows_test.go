@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 )
 
 func TestFollowAndUnfollow(t *testing.T) {
@@ -55,7 +56,7 @@ func TestFollowAndUnfollow(t *testing.T) {
 			}
 		})
 	}
-	assertCountersExact(t)
+	testdb.AssertCountersExact(t, db)
 }
 
 func TestFollowListsPaginate(t *testing.T) {
@@ -268,7 +269,7 @@ func TestConcurrentFollowsKeepCountsExact(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		assertCountersExact(t)
+		testdb.AssertCountersExact(t, db)
 		// The last answer's count is what the database holds now.
 		m := api.Do("POST", apitest.Path("/api/users/%d/follow", b.ID), nil, a.Token).Status(200).Map()
 		if m["followerCount"] != float64(1) {
@@ -297,6 +298,6 @@ func TestConcurrentFollowsKeepCountsExact(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		assertCountersExact(t)
+		testdb.AssertCountersExact(t, db)
 	})
 }

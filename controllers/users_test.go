@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 )
 
 func TestGetUser(t *testing.T) {
@@ -448,7 +449,7 @@ func TestDeleteUser(t *testing.T) {
 	if m["followerCount"] != float64(1) || m["followingCount"] != float64(0) || m["likeCount"] != float64(0) {
 		t.Fatalf("the other user's counts after the delete: %s", mustJSON(m))
 	}
-	assertCountersExact(t)
+	testdb.AssertCountersExact(t, db)
 	if files := uploadedFiles(t, api.Config.UploadDir); len(files) != 0 {
 		t.Fatalf("avatar file left: %v", files)
 	}
@@ -484,27 +485,5 @@ func TestUserVideoListsHaveTheirShape(t *testing.T) {
 			api.Do("GET", apitest.Path("/api/users/%d/%s?limit=abc", u.ID, list), nil, "").Error(400, "validation_failed")
 			api.Do("GET", apitest.Path("/api/users/%d/%s?cursor=!!", u.ID, list), nil, "").Error(400, "validation_failed")
 		})
-	}
-}
-
-// counterChecks pairs each user counter with the COUNT(*) it must equal; each query returns
-// the number of users whose counter is wrong.
-var counterChecks = map[string]string{
-	"follower_count":  `SELECT count(*) FROM users u WHERE follower_count <> (SELECT count(*) FROM follows f WHERE f.following_id = u.id)`,
-	"following_count": `SELECT count(*) FROM users u WHERE following_count <> (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)`,
-	"video_count":     `SELECT count(*) FROM users u WHERE video_count <> (SELECT count(*) FROM videos v WHERE v.user_id = u.id)`,
-	"like_count":      `SELECT count(*) FROM users u WHERE like_count <> (SELECT count(*) FROM video_likes l JOIN videos v ON v.id = l.video_id WHERE v.user_id = u.id)`,
-}
-
-func assertCountersExact(t *testing.T) {
-	t.Helper()
-	for name, q := range counterChecks {
-		var wrong int64
-		if err := db.Raw(q).Scan(&wrong).Error; err != nil {
-			t.Fatal(err)
-		}
-		if wrong != 0 {
-			t.Errorf("users.%s differs from COUNT(*) on %d rows", name, wrong)
-		}
 	}
 }
