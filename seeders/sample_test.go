@@ -120,6 +120,9 @@ func TestSampleModeTwiceGivesIdenticalData(t *testing.T) {
 	if err := db.Raw(`SELECT password FROM users`).Scan(&hashes).Error; err != nil {
 		t.Fatal(err)
 	}
+	if len(hashes) != 10 {
+		t.Fatalf("%d users after the second run, want 10", len(hashes))
+	}
 	for _, hash := range hashes {
 		if bcrypt.CompareHashAndPassword([]byte(hash), []byte("password123")) != nil {
 			t.Fatal("after the second run, a user cannot log in with password123")
