@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"tiktok/auth"
 	"tiktok/config"
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 )
 
 func TestRegister(t *testing.T) {
@@ -192,9 +194,7 @@ func TestRegisterRaceOnOneEmailGivesOneCreated(t *testing.T) {
 	if count[201] != 1 || count[409] != n-1 {
 		t.Fatalf("status counts = %v, want one 201 and %d 409", count, n-1)
 	}
-	var rows int64
-	db.Raw(`SELECT count(*) FROM users WHERE lower(email) = lower(?)`, email).Scan(&rows)
-	if rows != 1 {
+	if rows := countOf(t, `SELECT count(*) FROM users WHERE lower(email) = lower(?)`, email); rows != 1 {
 		t.Fatalf("%d rows for the e-mail", rows)
 	}
 }
@@ -298,6 +298,9 @@ func TestRefreshRotationAndReuseDetection(t *testing.T) {
 		RefreshToken string `json:"refreshToken"`
 	}
 	api.Do("POST", "/api/users/refresh", map[string]string{"refreshToken": pair.RefreshToken}, "").Status(200).Decode(&pair2)
+	if pair2.Token == "" || pair2.RefreshToken == "" {
+		t.Fatalf("pair2 = %+v", pair2)
+	}
 
 	// Presenting the first (spent) token again: theft suspected, the family is revoked.
 	api.Do("POST", "/api/users/refresh", map[string]string{"refreshToken": first}, "").Error(401, "token_revoked")
@@ -308,9 +311,12 @@ func TestRefreshRotationAndReuseDetection(t *testing.T) {
 	api.Login(&other)
 	api.Do("POST", "/api/users/refresh", map[string]string{"refreshToken": other.Refresh}, "").Status(200)
 
-	var stored int64
-	db.Raw(`SELECT count(*) FROM refresh_tokens WHERE token_hash = ? OR token_hash = ?`, first, pair.RefreshToken).Scan(&stored)
-	if stored != 0 {
+	// The tokens are stored, hashed: the lookup by hash finds them, by clear text nothing.
+	if hashed := countOf(t, `SELECT count(*) FROM refresh_tokens WHERE token_hash IN (?, ?)`,
+		auth.HashRefreshToken(first), auth.HashRefreshToken(pair.RefreshToken)); hashed != 2 {
+		t.Fatalf("%d of the 2 spent refresh tokens found by their hash", hashed)
+	}
+	if stored := countOf(t, `SELECT count(*) FROM refresh_tokens WHERE token_hash = ? OR token_hash = ?`, first, pair.RefreshToken); stored != 0 {
 		t.Fatal("a refresh token is stored in clear")
 	}
 
@@ -331,7 +337,9 @@ func TestRefreshRotationAndReuseDetection(t *testing.T) {
 	}
 	t.Run("expired token", func(t *testing.T) {
 		s := api.NewUser("expired")
-		db.Exec(`UPDATE refresh_tokens SET expires_at = now() - interval '1 minute' WHERE user_id = ?`, s.ID)
+		if n := testdb.MustExec(t, db, `UPDATE refresh_tokens SET expires_at = now() - interval '1 minute' WHERE user_id = ?`, s.ID); n == 0 {
+			t.Fatal("no refresh token to expire")
+		}
 		api.Do("POST", "/api/users/refresh", map[string]string{"refreshToken": s.Refresh}, "").Error(401, "token_expired")
 	})
 	t.Run("two racing refreshes with one token: one wins", func(t *testing.T) {
@@ -366,8 +374,8 @@ func TestLogout(t *testing.T) {
 		laptop := *u
 		api.Login(&laptop)
 		res := api.Do("POST", "/api/users/logout", map[string]string{"refreshToken": u.Refresh}, u.Token).Status(200)
-		if res.Map()["message"] == "" {
-			t.Fatal("no message")
+		if msg, ok := res.Map()["message"].(string); !ok || msg == "" {
+			t.Fatalf("no message: %s", res.Body)
 		}
 		api.Do("POST", "/api/users/refresh", map[string]string{"refreshToken": u.Refresh}, "").Error(401, "token_revoked")
 		api.Do("POST", "/api/users/refresh", map[string]string{"refreshToken": laptop.Refresh}, "").Status(200)

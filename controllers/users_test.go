@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 )
 
 func TestGetUser(t *testing.T) {
@@ -145,11 +146,17 @@ func TestListUsers(t *testing.T) {
 		if len(p1) != 2 || len(p2) != 1 || p2[0].ID != made[2].ID {
 			t.Fatalf("pages %+v %+v", p1, p2)
 		}
-		if all := list(t, "?limit=1000", ""); len(all) > 50 {
-			t.Fatalf("limit not clamped: %d", len(all))
+		// Enough users that an unclamped limit or a missing default would show.
+		if n := countOf(t, `SELECT count(*) FROM users`); n <= 50 {
+			tag := apitest.Unique("crowd")
+			testdb.MustExec(t, db, `INSERT INTO users (username, email, password)
+				SELECT ? || '_' || i, ? || '_' || i || '@example.com', 'x' FROM generate_series(1, ?) i`, tag, tag, 51-n)
 		}
-		if def := list(t, "", ""); len(def) > 10 {
-			t.Fatalf("default limit: %d", len(def))
+		if all := list(t, "?limit=1000", ""); len(all) != 50 {
+			t.Fatalf("limit not clamped to 50: %d", len(all))
+		}
+		if def := list(t, "", ""); len(def) != 10 {
+			t.Fatalf("default limit: %d, want 10", len(def))
 		}
 	})
 	for _, bad := range []string{"?limit=abc", "?limit=0", "?limit=-1", "?page=abc", "?page=0", "?search=" + strings.Repeat("a", 101)} {
@@ -200,14 +207,14 @@ func TestUpdateProfile(t *testing.T) {
 			assertOnlyEmail(t, res.Body, u.Email)
 			m := res.Map()
 			for k, v := range tc.want {
-				if m[k] != v {
-					t.Fatalf("%s = %v, want %v: %s", k, m[k], v, res.Body)
+				if got, ok := m[k]; !ok || got != v {
+					t.Fatalf("%s = %v (present %v), want %v: %s", k, got, ok, v, res.Body)
 				}
 			}
 		})
 	}
 	var otherName *string
-	db.Raw(`SELECT name FROM users WHERE id = ?`, other.ID).Scan(&otherName)
+	testdb.MustScan(t, db, &otherName, `SELECT name FROM users WHERE id = ?`, other.ID)
 	if otherName != nil {
 		t.Fatal("the 403 changed the other user")
 	}
@@ -226,10 +233,13 @@ func TestUpdateProfileIgnoresMassAssignment(t *testing.T) {
 	}
 	load := func() row {
 		var r row
-		db.Raw(`SELECT id, username, email, password, follower_count, token_version, following_count, video_count, like_count FROM users WHERE id = ?`, u.ID).Scan(&r)
+		testdb.MustScan(t, db, &r, `SELECT id, username, email, password, follower_count, token_version, following_count, video_count, like_count FROM users WHERE id = ?`, u.ID)
 		return r
 	}
 	before := load()
+	if before.ID != u.ID || before.Username != u.Username || before.Password == "" || before.FollowerCount != 1 {
+		t.Fatalf("the row read back is not the user's: %+v", before)
+	}
 	res := api.Do("PUT", apitest.Path("/api/users/%d", u.ID), map[string]any{
 		"id": other.ID, "username": "renamed", "email": other.Email, "password": "new password 123",
 		"followerCount": 999, "followingCount": 999, "videoCount": 999, "likeCount": 999, "tokenVersion": 42,
@@ -247,8 +257,9 @@ func TestUpdateProfileIgnoresMassAssignment(t *testing.T) {
 	}
 	api.Do("POST", "/api/users/login", map[string]string{"email": u.Email, "password": u.Password}, "").Status(200)
 	api.Do("GET", "/api/users/me", nil, u.Token).Status(200)
-	if other := api.Do("GET", apitest.Path("/api/users/%d", other.ID), nil, "").Status(200).Map(); other["name"] != nil {
-		t.Fatal("the other user changed")
+	seen := api.Do("GET", apitest.Path("/api/users/%d", other.ID), nil, "").Status(200).Map()
+	if name, ok := seen["name"]; !ok || name != nil || seen["username"] != other.Username {
+		t.Fatalf("the other user changed: %v", seen)
 	}
 }
 
@@ -324,8 +335,8 @@ func TestUpdateProfileMultipart(t *testing.T) {
 	})
 	t.Run("a new avatar replaces the old file", func(t *testing.T) {
 		res := put(nil, "avatar", "b.png", pngFile).Status(200)
-		if res.Map()["avatar"] == avatar {
-			t.Fatal("same avatar URL")
+		if next, _ := res.Map()["avatar"].(string); next == avatar || !strings.HasPrefix(next, "/uploads/") {
+			t.Fatalf("avatar %q after replacing %q: %s", next, avatar, res.Body)
 		}
 		if files := uploadedFiles(t, api.Config.UploadDir); len(files) != 1 {
 			t.Fatalf("files = %v", files)
@@ -398,16 +409,35 @@ func TestDeleteUser(t *testing.T) {
 	api.Do("POST", apitest.Path("/api/users/%d/follow", u.ID), nil, other.Token).Status(200)
 	api.Do("POST", apitest.Path("/api/users/%d/follow", other.ID), nil, third.Token).Status(200)
 	var otherVideo, ownVideo int32
-	db.Raw(`INSERT INTO videos (user_id, video_url) VALUES (?, 'https://example.com/o.mp4') RETURNING id`, other.ID).Scan(&otherVideo)
-	db.Raw(`INSERT INTO videos (user_id, video_url) VALUES (?, 'https://example.com/u.mp4') RETURNING id`, u.ID).Scan(&ownVideo)
-	db.Exec(`INSERT INTO video_likes (user_id, video_id) VALUES (?, ?), (?, ?)`, u.ID, otherVideo, other.ID, ownVideo)
-	db.Exec(`INSERT INTO comments (user_id, video_id, content) VALUES (?, ?, 'bye')`, u.ID, otherVideo)
+	testdb.MustScan(t, db, &otherVideo, `INSERT INTO videos (user_id, video_url) VALUES (?, 'https://example.com/o.mp4') RETURNING id`, other.ID)
+	testdb.MustScan(t, db, &ownVideo, `INSERT INTO videos (user_id, video_url) VALUES (?, 'https://example.com/u.mp4') RETURNING id`, u.ID)
+	testdb.MustExec(t, db, `INSERT INTO video_likes (user_id, video_id) VALUES (?, ?), (?, ?)`, u.ID, otherVideo, other.ID, ownVideo)
+	testdb.MustExec(t, db, `INSERT INTO comments (user_id, video_id, content) VALUES (?, ?, 'bye')`, u.ID, otherVideo)
 	// An uploaded avatar, which must go with the account.
 	body, ct := multipartBody(t, nil, "avatar", "a.png", pngFile)
 	req := httptest.NewRequest("PUT", apitest.Path("/api/users/%d", u.ID), body)
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("Authorization", "Bearer "+u.Token)
 	api.Serve(req).Status(200)
+	// The rows that must go with the account. Each is there now: the checks after the delete
+	// cannot pass for want of rows.
+	owned := []struct {
+		what, query string
+		id          int32
+	}{
+		{"follows by the user", `SELECT count(*) FROM follows WHERE follower_id = ?`, u.ID},
+		{"follows of the user", `SELECT count(*) FROM follows WHERE following_id = ?`, u.ID},
+		{"videos", `SELECT count(*) FROM videos WHERE user_id = ?`, u.ID},
+		{"likes by the user", `SELECT count(*) FROM video_likes WHERE user_id = ?`, u.ID},
+		{"likes of the user's video", `SELECT count(*) FROM video_likes WHERE video_id = ?`, ownVideo},
+		{"comments", `SELECT count(*) FROM comments WHERE user_id = ?`, u.ID},
+		{"refresh tokens", `SELECT count(*) FROM refresh_tokens WHERE user_id = ?`, u.ID},
+	}
+	for _, o := range owned {
+		if countOf(t, o.query, o.id) == 0 {
+			t.Fatalf("setup: no %s", o.what)
+		}
+	}
 
 	cases := []struct {
 		name   string
@@ -432,23 +462,16 @@ func TestDeleteUser(t *testing.T) {
 	}
 	api.Do("GET", apitest.Path("/api/users/%d", u.ID), nil, "").Error(404, "not_found")
 	api.Do("POST", "/api/users/login", map[string]string{"email": u.Email, "password": u.Password}, "").Error(401, "invalid_credentials")
-	for table, col := range map[string]string{"follows": "follower_id", "videos": "user_id", "video_likes": "user_id", "comments": "user_id", "refresh_tokens": "user_id"} {
-		var n int64
-		db.Raw(`SELECT count(*) FROM `+table+` WHERE `+col+` = ?`, u.ID).Scan(&n)
-		if n != 0 {
-			t.Errorf("%d rows of %s left", n, table)
+	for _, o := range owned {
+		if n := countOf(t, o.query, o.id); n != 0 {
+			t.Errorf("%d %s left", n, o.what)
 		}
-	}
-	var n int64
-	db.Raw(`SELECT count(*) FROM follows WHERE following_id = ?`, u.ID).Scan(&n)
-	if n != 0 {
-		t.Errorf("%d follows of the deleted user left", n)
 	}
 	m := api.Do("GET", apitest.Path("/api/users/%d", other.ID), nil, "").Status(200).Map()
 	if m["followerCount"] != float64(1) || m["followingCount"] != float64(0) || m["likeCount"] != float64(0) {
 		t.Fatalf("the other user's counts after the delete: %s", mustJSON(m))
 	}
-	assertCountersExact(t)
+	testdb.AssertCountersExact(t, db)
 	if files := uploadedFiles(t, api.Config.UploadDir); len(files) != 0 {
 		t.Fatalf("avatar file left: %v", files)
 	}
@@ -465,7 +488,7 @@ func TestDeleteUserKeepsAFileAnotherRowUses(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+u.Token)
 	avatar := api.Serve(req).Status(200).Map()["avatar"].(string)
 	// A row written outside the API (psql, a seeder) points at the same file.
-	db.Exec(`INSERT INTO videos (user_id, video_url, thumbnail_url) VALUES (?, 'https://example.com/v.mp4', ?)`, other.ID, avatar)
+	testdb.MustExec(t, db, `INSERT INTO videos (user_id, video_url, thumbnail_url) VALUES (?, 'https://example.com/v.mp4', ?)`, other.ID, avatar)
 	api.Do("DELETE", apitest.Path("/api/users/%d", u.ID), nil, u.Token).Status(200)
 	api.Do("GET", avatar, nil, "").Status(200)
 }
@@ -484,27 +507,5 @@ func TestUserVideoListsHaveTheirShape(t *testing.T) {
 			api.Do("GET", apitest.Path("/api/users/%d/%s?limit=abc", u.ID, list), nil, "").Error(400, "validation_failed")
 			api.Do("GET", apitest.Path("/api/users/%d/%s?cursor=!!", u.ID, list), nil, "").Error(400, "validation_failed")
 		})
-	}
-}
-
-// counterChecks pairs each user counter with the COUNT(*) it must equal; each query returns
-// the number of users whose counter is wrong.
-var counterChecks = map[string]string{
-	"follower_count":  `SELECT count(*) FROM users u WHERE follower_count <> (SELECT count(*) FROM follows f WHERE f.following_id = u.id)`,
-	"following_count": `SELECT count(*) FROM users u WHERE following_count <> (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)`,
-	"video_count":     `SELECT count(*) FROM users u WHERE video_count <> (SELECT count(*) FROM videos v WHERE v.user_id = u.id)`,
-	"like_count":      `SELECT count(*) FROM users u WHERE like_count <> (SELECT count(*) FROM video_likes l JOIN videos v ON v.id = l.video_id WHERE v.user_id = u.id)`,
-}
-
-func assertCountersExact(t *testing.T) {
-	t.Helper()
-	for name, q := range counterChecks {
-		var wrong int64
-		if err := db.Raw(q).Scan(&wrong).Error; err != nil {
-			t.Fatal(err)
-		}
-		if wrong != 0 {
-			t.Errorf("users.%s differs from COUNT(*) on %d rows", name, wrong)
-		}
 	}
 }

@@ -53,6 +53,10 @@ func TestVideoEndpoints(t *testing.T) {
 		return out
 	}
 	longCaption := strings.Repeat("é", 2201)
+	// More videos than a page may hold, so the clamp has something to cut.
+	if n := countOf(t, `SELECT count(*) FROM videos`); n <= 50 {
+		insertVideos(t, api.NewUser("bulk").ID, int(51-n), 1, mustTime(t, "2020-01-01T00:00:00Z"))
+	}
 
 	runCases(t, api, []endpointCase{
 		// POST /api/videos (JSON)
@@ -227,7 +231,14 @@ func TestVideoEndpoints(t *testing.T) {
 		{name: "feed with a garbage cursor is 400", method: "GET", path: "/api/videos?cursor=%21%21", status: http.StatusBadRequest, code: "validation_failed"},
 		{name: "trending rejects a latest cursor", method: "GET", path: "/api/videos?sort=trending&cursor=djE6MTcwMDAwMDAwMDAwMDox", status: http.StatusBadRequest, code: "validation_failed"},
 		{name: "feed with a cursor of a missing id is 400", method: "GET", path: path("/api/videos?cursor=%d", gone.ID), status: http.StatusBadRequest, code: "validation_failed"},
-		{name: "feed clamps a huge limit to 50", method: "GET", path: "/api/videos?limit=100000000000", status: http.StatusOK},
+		{name: "feed clamps a huge limit to 50", method: "GET", path: "/api/videos?limit=100000000000", status: http.StatusOK,
+			check: func(t *testing.T, r *apitest.Response) {
+				var out videoListJSON
+				r.Decode(&out)
+				if len(out.Videos) != 50 || !out.Pagination.HasNextPage {
+					t.Errorf("%d videos, hasNextPage %v; want 50 and more to come", len(out.Videos), out.Pagination.HasNextPage)
+				}
+			}},
 		{name: "following feed needs a token", method: "GET", path: "/api/videos/following", status: http.StatusUnauthorized, code: "token_missing"},
 		{name: "user videos of a missing user is 404", method: "GET", path: "/api/users/2147483647/videos", status: http.StatusNotFound, code: "not_found"},
 		{name: "liked videos of a missing user is 404", method: "GET", path: "/api/users/2147483647/liked", status: http.StatusNotFound, code: "not_found"},
@@ -246,6 +257,14 @@ func TestVideoEndpoints(t *testing.T) {
 
 func wantLike(message, action string, count int32, liked bool) func(*testing.T, *apitest.Response) {
 	return func(t *testing.T, r *apitest.Response) {
+		// Every field must be there: a missing likeCount or isLiked would decode as the 0 or
+		// false an unlike expects.
+		m := r.Map()
+		for _, k := range []string{"message", "action", "likeCount", "isLiked"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("like answer lacks %q: %s", k, r.Body)
+			}
+		}
 		var got likeJSON
 		r.Decode(&got)
 		if got != (likeJSON{Message: message, Action: action, LikeCount: count, IsLiked: liked}) {
@@ -284,6 +303,9 @@ func TestInvalidTokenOnPublicRouteAnswersAnonymously(t *testing.T) {
 	}
 	var got videoJSON
 	r.Decode(&got)
+	if got.ID != v.ID || got.LikeCount != 1 {
+		t.Fatalf("not the video: %s", r.Body)
+	}
 	if got.IsLiked || len(got.Likes) != 0 || got.User.IsFollowing != nil {
 		t.Errorf("an invalid token must be served as anonymous: %s", r.Body)
 	}

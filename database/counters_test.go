@@ -24,8 +24,8 @@ func newFixture(t *testing.T, db *gorm.DB, n int) fixture {
 			fmt.Sprintf("u%d_%d", tag, i), fmt.Sprintf("u%d_%d@example.com", tag, i)).Scan(&uid).Error; err != nil {
 			t.Fatal(err)
 		}
-		db.Raw(`INSERT INTO videos (user_id, video_url) VALUES (?, 'https://example.com/v.mp4') RETURNING id`, uid).Scan(&vid)
-		db.Raw(`INSERT INTO comments (user_id, video_id, content) VALUES (?, ?, 'hi') RETURNING id`, uid, vid).Scan(&cid)
+		testdb.MustScan(t, db, &vid, `INSERT INTO videos (user_id, video_url) VALUES (?, 'https://example.com/v.mp4') RETURNING id`, uid)
+		testdb.MustScan(t, db, &cid, `INSERT INTO comments (user_id, video_id, content) VALUES (?, ?, 'hi') RETURNING id`, uid, vid)
 		f.users, f.videos, f.comments = append(f.users, uid), append(f.videos, vid), append(f.comments, cid)
 	}
 	return f
@@ -131,7 +131,7 @@ func TestCountersFollowDeletesTruncatesAndIgnoreDirectWrites(t *testing.T) {
 	exec(`TRUNCATE follows`)
 	testdb.AssertCountersExact(t, fresh)
 	var total int64
-	fresh.Raw(`SELECT sum(like_count + follower_count + following_count) FROM users`).Scan(&total)
+	testdb.MustScan(t, fresh, &total, `SELECT sum(like_count + follower_count + following_count) FROM users`)
 	if total != 0 {
 		t.Fatalf("after TRUNCATE users still count %d likes and follows", total)
 	}

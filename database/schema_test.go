@@ -175,6 +175,9 @@ func TestMigrationsRunTwiceChangeNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(status) == 0 {
+		t.Fatal("no migration in the status")
+	}
 	for _, s := range status {
 		if !s.Applied {
 			t.Errorf("migration %s not recorded as applied", s.ID)
@@ -193,7 +196,10 @@ func TestDownThenUpRestoresTheSchema(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("down 1: rolled back %d, err %v", n, err)
 	}
-	status, _ := database.Status(t.Context(), fresh)
+	status, err := database.Status(t.Context(), fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if last := status[len(status)-1]; last.Applied {
 		t.Fatalf("after down 1 the last migration %s is still applied", last.ID)
 	}

@@ -58,6 +58,12 @@ var rowCountQueries = map[string]string{
 		+ (SELECT sum(hashtext(c::text)) FROM comments c)`,
 }
 
+// usersSnapshot and videosSnapshot are the Prisma-made columns of every row, as one string.
+const (
+	usersSnapshot  = `SELECT string_agg(concat_ws('|', id, username, email, password, name, bio, avatar, created_at, updated_at), ';' ORDER BY id) FROM users`
+	videosSnapshot = `SELECT string_agg(concat_ws('|', id, user_id, caption, video_url, views, created_at, updated_at), ';' ORDER BY id) FROM videos`
+)
+
 func TestUpgradeInPlaceKeepsPrismaRowsAndFillsCounters(t *testing.T) {
 	prisma, _ := testdb.NewDatabase(t)
 	for _, stmt := range append(prismaMigrationSQL, prismaRows...) {
@@ -75,8 +81,11 @@ func TestUpgradeInPlaceKeepsPrismaRowsAndFillsCounters(t *testing.T) {
 	}
 	// Snapshot of the Prisma-made columns of every row, to compare after the upgrade.
 	var usersBefore, videosBefore string
-	prisma.Raw(`SELECT string_agg(concat_ws('|', id, username, email, password, name, bio, avatar, created_at, updated_at), ';' ORDER BY id) FROM users`).Scan(&usersBefore)
-	prisma.Raw(`SELECT string_agg(concat_ws('|', id, user_id, caption, video_url, views, created_at, updated_at), ';' ORDER BY id) FROM videos`).Scan(&videosBefore)
+	testdb.MustScan(t, prisma, &usersBefore, usersSnapshot)
+	testdb.MustScan(t, prisma, &videosBefore, videosSnapshot)
+	if usersBefore == "" || videosBefore == "" {
+		t.Fatal("empty snapshot of the Prisma rows")
+	}
 
 	if err := database.Migrate(t.Context(), prisma); err != nil {
 		t.Fatalf("migrating the Prisma database: %v", err)
@@ -87,14 +96,14 @@ func TestUpgradeInPlaceKeepsPrismaRowsAndFillsCounters(t *testing.T) {
 			continue // the rows gained counter columns; compared column by column below
 		}
 		var n int64
-		prisma.Raw(q).Scan(&n)
+		testdb.MustScan(t, prisma, &n, q)
 		if n != before[name] {
 			t.Errorf("%s: %d rows before the upgrade, %d after", name, before[name], n)
 		}
 	}
 	var usersAfter, videosAfter string
-	prisma.Raw(`SELECT string_agg(concat_ws('|', id, username, email, password, name, bio, avatar, created_at, updated_at), ';' ORDER BY id) FROM users`).Scan(&usersAfter)
-	prisma.Raw(`SELECT string_agg(concat_ws('|', id, user_id, caption, video_url, views, created_at, updated_at), ';' ORDER BY id) FROM videos`).Scan(&videosAfter)
+	testdb.MustScan(t, prisma, &usersAfter, usersSnapshot)
+	testdb.MustScan(t, prisma, &videosAfter, videosSnapshot)
 	if usersAfter != usersBefore || videosAfter != videosBefore {
 		t.Errorf("the upgrade changed existing rows")
 	}
@@ -102,8 +111,8 @@ func TestUpgradeInPlaceKeepsPrismaRowsAndFillsCounters(t *testing.T) {
 
 	// The counters must be non-trivial, or the check above proves little.
 	var maxFollowers, maxLikes int
-	prisma.Raw(`SELECT max(follower_count) FROM users`).Scan(&maxFollowers)
-	prisma.Raw(`SELECT max(like_count) FROM videos`).Scan(&maxLikes)
+	testdb.MustScan(t, prisma, &maxFollowers, `SELECT max(follower_count) FROM users`)
+	testdb.MustScan(t, prisma, &maxLikes, `SELECT max(like_count) FROM videos`)
 	if maxFollowers == 0 || maxLikes == 0 {
 		t.Fatalf("test data too thin: max followers %d, max likes %d", maxFollowers, maxLikes)
 	}
@@ -138,13 +147,13 @@ func TestUpgradeRefusesCaseDuplicatesWithAClearMessage(t *testing.T) {
 		t.Fatalf("want a refusal naming the duplicate username, got %v", err)
 	}
 	var n int64
-	prisma.Raw(`SELECT count(*) FROM users`).Scan(&n)
+	testdb.MustScan(t, prisma, &n, `SELECT count(*) FROM users`)
 	if n != 2 {
 		t.Fatalf("a refused upgrade must keep every row, have %d users", n)
 	}
 	// Nothing was applied: the whole run is one transaction.
 	var hasCounters bool
-	prisma.Raw(`SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'follower_count')`).Scan(&hasCounters)
+	testdb.MustScan(t, prisma, &hasCounters, `SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'follower_count')`)
 	if hasCounters {
 		t.Fatal("a refused upgrade left part of its changes behind")
 	}

@@ -81,7 +81,9 @@ func TestSampleModeMakesTheCourseDataset(t *testing.T) {
 	// The seeded login works through the real login handler and router.
 	api := apitest.New(t, db)
 	login := api.Do("POST", "/api/users/login", `{"email":"user1@example.com","password":"password123"}`, "").Status(200).Map()
-	if login["token"] == "" || login["user"].(map[string]any)["username"] != "user1" {
+	token, _ := login["token"].(string)
+	user, _ := login["user"].(map[string]any)
+	if token == "" || user["username"] != "user1" {
 		t.Errorf("login as user1: %v", login)
 	}
 	api.Do("POST", "/api/users/login", `{"email":"user1@example.com","password":"password124"}`, "").Error(401, "invalid_credentials")
@@ -117,6 +119,9 @@ func TestSampleModeTwiceGivesIdenticalData(t *testing.T) {
 	var hashes []string
 	if err := db.Raw(`SELECT password FROM users`).Scan(&hashes).Error; err != nil {
 		t.Fatal(err)
+	}
+	if len(hashes) != 10 {
+		t.Fatalf("%d users after the second run, want 10", len(hashes))
 	}
 	for _, hash := range hashes {
 		if bcrypt.CompareHashAndPassword([]byte(hash), []byte("password123")) != nil {
