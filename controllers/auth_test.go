@@ -337,7 +337,7 @@ func TestRefreshRotationAndReuseDetection(t *testing.T) {
 	}
 	t.Run("expired token", func(t *testing.T) {
 		s := api.NewUser("expired")
-		if n := testdb.MustExec(t, db, `UPDATE refresh_tokens SET expires_at = now() - interval '1 minute' WHERE user_id = ?`, s.ID); n == 0 {
+		if n := testdb.MustRun(t, db, `UPDATE refresh_tokens SET expires_at = now() - interval '1 minute' WHERE user_id = ?`, s.ID); n == 0 {
 			t.Fatal("no refresh token to expire")
 		}
 		api.Do("POST", "/api/users/refresh", map[string]string{"refreshToken": s.Refresh}, "").Error(401, "token_expired")

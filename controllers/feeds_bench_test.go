@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 )
 
 // BenchmarkFeeds serves each list through the router, first page and a deep page (the
@@ -23,9 +24,7 @@ func BenchmarkFeeds(b *testing.B) {
 	viewer, author := api.NewUser("benchviewer"), api.NewUser("benchauthor")
 	insertVideos(b, author.ID, 20_000, 4, time.Now().Add(24*time.Hour))
 	var first int32
-	if err := db.Raw(`SELECT min(id) FROM videos WHERE user_id = ?`, author.ID).Scan(&first).Error; err != nil {
-		b.Fatal(err)
-	}
+	testdb.MustScan(b, db, &first, `SELECT min(id) FROM videos WHERE user_id = ?`, author.ID)
 	// Thousands of counter updates of one row in one statement cost O(n²) (each walks the
 	// row's versions), so the bulk rows go in with the triggers off and the counters are
 	// recounted once, as the scale seeder does.
@@ -42,18 +41,14 @@ func BenchmarkFeeds(b *testing.B) {
 			{`SET LOCAL session_replication_role = origin`, nil},
 			{`SELECT recount_counters()`, nil},
 		} {
-			if err := tx.Exec(stmt.sql, stmt.args...).Error; err != nil {
-				return err
-			}
+			testdb.MustRun(b, tx, stmt.sql, stmt.args...)
 		}
 		return nil
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := db.Exec(`ANALYZE`).Error; err != nil {
-		b.Fatal(err)
-	}
+	testdb.MustRun(b, db, `ANALYZE`)
 	lists := map[string]string{
 		"latest":    "/api/videos?limit=10",
 		"trending":  "/api/videos?sort=trending&limit=10",

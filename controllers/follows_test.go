@@ -74,10 +74,10 @@ func TestFollowListsPaginate(t *testing.T) {
 		api.Do("POST", apitest.Path("/api/users/%d/follow", fans[i].ID), nil, viewer.Token).Status(200)
 	}
 	// Many follows share one timestamp: the id must break the tie without skipping or repeating.
-	if rows := testdb.MustExec(t, db, `UPDATE follows SET created_at = '2025-03-25 17:11:38.123' WHERE (following_id = ? OR follower_id = ?) AND ? IN (follower_id, following_id)`, star.ID, star.ID, star.ID); rows != 2*n {
+	if rows := testdb.MustRun(t, db, `UPDATE follows SET created_at = '2025-03-25 17:11:38.123' WHERE (following_id = ? OR follower_id = ?) AND ? IN (follower_id, following_id)`, star.ID, star.ID, star.ID); rows != 2*n {
 		t.Fatalf("setup: %d follows share the timestamp, want %d", rows, 2*n)
 	}
-	if rows := testdb.MustExec(t, db, `UPDATE follows SET created_at = '2025-03-26 10:00:00.000' WHERE following_id = ? AND follower_id IN (?, ?)`, star.ID, fans[3].ID, fans[4].ID); rows != 2 {
+	if rows := testdb.MustRun(t, db, `UPDATE follows SET created_at = '2025-03-26 10:00:00.000' WHERE following_id = ? AND follower_id IN (?, ?)`, star.ID, fans[3].ID, fans[4].ID); rows != 2 {
 		t.Fatalf("setup: %d later follows, want 2", rows)
 	}
 
@@ -229,14 +229,12 @@ func TestFollowListsRunTheSameStatementsForAnyPageSize(t *testing.T) {
 	star, viewer := api.NewUser("star"), api.NewUser("viewer")
 	// 50 fans made in SQL: the API would take seconds under -race for the same rows.
 	tag := apitest.Unique("fan")
-	if err := db.Exec(`WITH fans AS (
+	testdb.MustRun(t, db, `WITH fans AS (
 			INSERT INTO users (username, email, password)
 			SELECT ? || '_' || i, ? || '_' || i || '@example.com', 'x' FROM generate_series(1, 50) i
 			RETURNING id)
 		INSERT INTO follows (follower_id, following_id)
-			SELECT id, ? FROM fans UNION ALL SELECT ?, id FROM fans`, tag, tag, star.ID, viewer.ID).Error; err != nil {
-		t.Fatal(err)
-	}
+			SELECT id, ? FROM fans UNION ALL SELECT ?, id FROM fans`, tag, tag, star.ID, viewer.ID)
 	count := func(path string) int64 {
 		before := counter.n.Load()
 		api.Do("GET", path, nil, viewer.Token).Status(200)

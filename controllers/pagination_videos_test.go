@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 )
 
 // walk follows nextCursor from the first page to the last with the given limit and returns the
@@ -80,9 +81,7 @@ func commentItems(r *apitest.Response) ([]int32, paginationJSON) {
 func idsOf(t *testing.T, q string, args ...any) []int32 {
 	t.Helper()
 	var ids []int32
-	if err := db.Raw(q, args...).Scan(&ids).Error; err != nil {
-		t.Fatal(err)
-	}
+	testdb.MustScan(t, db, &ids, q, args...)
 	return ids
 }
 
@@ -170,10 +169,8 @@ func TestPaginationOfCommentsAndLikes(t *testing.T) {
 	author := api.NewUser("author")
 	v := postVideo(api, author, "busy")
 	// 120 comments, 30 per created_at.
-	if err := db.Exec(`INSERT INTO comments (user_id, video_id, content, created_at, updated_at)
-		SELECT ?, ?, 'c' || g, now() - (g / 30) * interval '1 second', now() FROM generate_series(1, 120) g`, author.ID, v.ID).Error; err != nil {
-		t.Fatal(err)
-	}
+	testdb.MustRun(t, db, `INSERT INTO comments (user_id, video_id, content, created_at, updated_at)
+		SELECT ?, ?, 'c' || g, now() - (g / 30) * interval '1 second', now() FROM generate_series(1, 120) g`, author.ID, v.ID)
 	want := idsOf(t, `SELECT id FROM comments WHERE video_id = ? ORDER BY created_at DESC, id DESC`, v.ID)
 	all := idsOf(t, `SELECT id FROM comments ORDER BY created_at DESC, id DESC`)
 	for _, limit := range []int{1, 2, 3, 10, 29, 30, 31, 50} {
@@ -187,14 +184,10 @@ func TestPaginationOfCommentsAndLikes(t *testing.T) {
 
 	// Likes and liked lists: 40 users like the video, all at one created_at.
 	fan := api.NewUser("fan")
-	if err := db.Exec(path(`INSERT INTO users (username, email, password)
-		SELECT 'liker_%[1]d_' || g, 'liker_%[1]d_' || g || '@example.com', 'x' FROM generate_series(1, 40) g`, v.ID)).Error; err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Exec(`INSERT INTO video_likes (user_id, video_id, created_at)
-		SELECT id, ?, '2025-01-01' FROM users WHERE username LIKE ?`, v.ID, path("liker_%d_%%", v.ID)).Error; err != nil {
-		t.Fatal(err)
-	}
+	testdb.MustRun(t, db, path(`INSERT INTO users (username, email, password)
+		SELECT 'liker_%[1]d_' || g, 'liker_%[1]d_' || g || '@example.com', 'x' FROM generate_series(1, 40) g`, v.ID))
+	testdb.MustRun(t, db, `INSERT INTO video_likes (user_id, video_id, created_at)
+		SELECT id, ?, '2025-01-01' FROM users WHERE username LIKE ?`, v.ID, path("liker_%d_%%", v.ID))
 	likers := idsOf(t, `SELECT user_id FROM video_likes WHERE video_id = ? ORDER BY created_at DESC, user_id DESC`, v.ID)
 	userItems := func(r *apitest.Response) ([]int32, paginationJSON) {
 		var out struct {
@@ -218,10 +211,8 @@ func TestPaginationOfCommentsAndLikes(t *testing.T) {
 
 	// The fan likes 60 bulk videos at one instant: the liked list walks them all once.
 	bulk := insertVideos(t, author.ID, 60, 60, time.Now())
-	if err := db.Exec(`INSERT INTO video_likes (user_id, video_id, created_at) SELECT ?, unnest(?::int[]), '2025-06-01'`,
-		fan.ID, int32Array(bulk)).Error; err != nil {
-		t.Fatal(err)
-	}
+	testdb.MustRun(t, db, `INSERT INTO video_likes (user_id, video_id, created_at) SELECT ?, unnest(?::int[]), '2025-06-01'`,
+		fan.ID, int32Array(bulk))
 	liked := idsOf(t, `SELECT video_id FROM video_likes WHERE user_id = ? ORDER BY created_at DESC, video_id DESC`, fan.ID)
 	for _, limit := range []int{1, 9, 50} {
 		if got := walk(t, api, path("/api/users/%d/liked", fan.ID), limit, videoItems); !slices.Equal(got, liked) {

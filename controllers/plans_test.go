@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 )
 
 // sqlRecorder is a GORM logger that keeps the text of every statement, with its arguments
@@ -54,25 +55,17 @@ func newListFixture(t *testing.T, api *apitest.API) listFixture {
 	tag := apitest.Unique("crowd")
 	// 60 more users, each with a video, followed by the viewer; they all like and comment on
 	// the author's first video, and the viewer likes every video of the author.
-	if err := db.Exec(`WITH crowd AS (
+	testdb.MustRun(t, db, `WITH crowd AS (
 			INSERT INTO users (username, email, password)
 			SELECT ? || '_' || i, ? || '_' || i || '@example.com', 'x' FROM generate_series(1, 60) i RETURNING id),
 		f AS (INSERT INTO follows (follower_id, following_id) SELECT ?, id FROM crowd),
 		v AS (INSERT INTO videos (user_id, video_url) SELECT id, 'https://cdn.example.com/c.mp4' FROM crowd),
 		l AS (INSERT INTO video_likes (user_id, video_id) SELECT id, ? FROM crowd)
 		INSERT INTO comments (user_id, video_id, content) SELECT id, ?, 'hi' FROM crowd`,
-		tag, tag, viewer.ID, ids[0], ids[0]).Error; err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Exec(`INSERT INTO follows (follower_id, following_id) VALUES (?, ?)`, viewer.ID, author.ID).Error; err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Exec(`INSERT INTO video_likes (user_id, video_id) SELECT ?, id FROM videos WHERE user_id = ?`, viewer.ID, author.ID).Error; err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Exec(`INSERT INTO comment_likes (user_id, comment_id) SELECT ?, id FROM comments WHERE video_id = ?`, viewer.ID, ids[0]).Error; err != nil {
-		t.Fatal(err)
-	}
+		tag, tag, viewer.ID, ids[0], ids[0])
+	testdb.MustRun(t, db, `INSERT INTO follows (follower_id, following_id) VALUES (?, ?)`, viewer.ID, author.ID)
+	testdb.MustRun(t, db, `INSERT INTO video_likes (user_id, video_id) SELECT ?, id FROM videos WHERE user_id = ?`, viewer.ID, author.ID)
+	testdb.MustRun(t, db, `INSERT INTO comment_likes (user_id, comment_id) SELECT ?, id FROM comments WHERE video_id = ?`, viewer.ID, ids[0])
 	return listFixture{viewer: viewer, author: author, video: ids[0]}
 }
 
@@ -138,9 +131,7 @@ func TestListQueriesUseTheirIndexes(t *testing.T) {
 	rec := &sqlRecorder{Interface: logger.Discard}
 	api := apitest.New(t, db.Session(&gorm.Session{Logger: rec}))
 	f := newListFixture(t, api)
-	if err := db.Exec(`ANALYZE`).Error; err != nil {
-		t.Fatal(err)
-	}
+	testdb.MustRun(t, db, `ANALYZE`)
 	for _, e := range listEndpoints(f) {
 		if strings.Contains(e.path, "page=") {
 			continue // offset mode counts the whole list by design; API.md keeps it for compatibility
@@ -195,13 +186,10 @@ func explain(t *testing.T, stmt string) string {
 		// cheaper than an ordered index scan, so the planner would pick them whatever the
 		// indexes. With both priced out, a Seq Scan or Sort left in the plan means no index
 		// can serve the query in its order: exactly the mistake that costs seconds at scale.
-		if err := tx.Exec(`SET LOCAL enable_seqscan = off`).Error; err != nil {
-			return err
-		}
-		if err := tx.Exec(`SET LOCAL enable_sort = off`).Error; err != nil {
-			return err
-		}
-		return tx.Raw("EXPLAIN " + stmt).Scan(&lines).Error
+		testdb.MustRun(t, tx, `SET LOCAL enable_seqscan = off`)
+		testdb.MustRun(t, tx, `SET LOCAL enable_sort = off`)
+		testdb.MustScan(t, tx, &lines, "EXPLAIN "+stmt)
+		return nil
 	})
 	if err != nil {
 		t.Fatalf("EXPLAIN %s: %v", stmt, err)

@@ -149,7 +149,7 @@ func TestListUsers(t *testing.T) {
 		// Enough users that an unclamped limit or a missing default would show.
 		if n := countOf(t, `SELECT count(*) FROM users`); n <= 50 {
 			tag := apitest.Unique("crowd")
-			testdb.MustExec(t, db, `INSERT INTO users (username, email, password)
+			testdb.MustRun(t, db, `INSERT INTO users (username, email, password)
 				SELECT ? || '_' || i, ? || '_' || i || '@example.com', 'x' FROM generate_series(1, ?) i`, tag, tag, 51-n)
 		}
 		if all := list(t, "?limit=1000", ""); len(all) != 50 {
@@ -411,8 +411,8 @@ func TestDeleteUser(t *testing.T) {
 	var otherVideo, ownVideo int32
 	testdb.MustScan(t, db, &otherVideo, `INSERT INTO videos (user_id, video_url) VALUES (?, 'https://example.com/o.mp4') RETURNING id`, other.ID)
 	testdb.MustScan(t, db, &ownVideo, `INSERT INTO videos (user_id, video_url) VALUES (?, 'https://example.com/u.mp4') RETURNING id`, u.ID)
-	testdb.MustExec(t, db, `INSERT INTO video_likes (user_id, video_id) VALUES (?, ?), (?, ?)`, u.ID, otherVideo, other.ID, ownVideo)
-	testdb.MustExec(t, db, `INSERT INTO comments (user_id, video_id, content) VALUES (?, ?, 'bye')`, u.ID, otherVideo)
+	testdb.MustRun(t, db, `INSERT INTO video_likes (user_id, video_id) VALUES (?, ?), (?, ?)`, u.ID, otherVideo, other.ID, ownVideo)
+	testdb.MustRun(t, db, `INSERT INTO comments (user_id, video_id, content) VALUES (?, ?, 'bye')`, u.ID, otherVideo)
 	// An uploaded avatar, which must go with the account.
 	body, ct := multipartBody(t, nil, "avatar", "a.png", pngFile)
 	req := httptest.NewRequest("PUT", apitest.Path("/api/users/%d", u.ID), body)
@@ -488,7 +488,7 @@ func TestDeleteUserKeepsAFileAnotherRowUses(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+u.Token)
 	avatar := api.Serve(req).Status(200).Map()["avatar"].(string)
 	// A row written outside the API (psql, a seeder) points at the same file.
-	testdb.MustExec(t, db, `INSERT INTO videos (user_id, video_url, thumbnail_url) VALUES (?, 'https://example.com/v.mp4', ?)`, other.ID, avatar)
+	testdb.MustRun(t, db, `INSERT INTO videos (user_id, video_url, thumbnail_url) VALUES (?, 'https://example.com/v.mp4', ?)`, other.ID, avatar)
 	api.Do("DELETE", apitest.Path("/api/users/%d", u.ID), nil, u.Token).Status(200)
 	api.Do("GET", avatar, nil, "").Status(200)
 }

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 )
 
 // videoJSON is the Video shape as a client reads it.
@@ -112,12 +113,9 @@ func postComment(api *apitest.API, u *apitest.User, videoID int32, content strin
 func insertVideos(t testing.TB, userID int32, n, sameTime int, base time.Time) []int32 {
 	t.Helper()
 	var ids []int32
-	err := db.Raw(`INSERT INTO videos (user_id, video_url, caption, created_at, updated_at)
+	testdb.MustScan(t, db, &ids, `INSERT INTO videos (user_id, video_url, caption, created_at, updated_at)
 		SELECT ?, 'https://cdn.example.com/bulk.mp4', 'bulk ' || g, ?::timestamp - (g / ?) * interval '1 second', now()
-		FROM generate_series(0, ? - 1) g ORDER BY g RETURNING id`, userID, base.UTC(), sameTime, n).Scan(&ids).Error
-	if err != nil {
-		t.Fatal(err)
-	}
+		FROM generate_series(0, ? - 1) g ORDER BY g RETURNING id`, userID, base.UTC(), sameTime, n)
 	return ids
 }
 
@@ -132,9 +130,7 @@ func countingAPI(t *testing.T) (*apitest.API, *statementCounter) {
 func countOf(t testing.TB, q string, args ...any) int64 {
 	t.Helper()
 	var n int64
-	if err := db.Raw(q, args...).Scan(&n).Error; err != nil {
-		t.Fatal(err)
-	}
+	testdb.MustScan(t, db, &n, q, args...)
 	return n
 }
 

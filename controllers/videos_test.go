@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 )
 
 // endpointCase is one row of API.md for an endpoint: a request and what must come back.
@@ -362,9 +363,7 @@ func TestTrendingRanksEngagementDecayedByAge(t *testing.T) {
 	postComment(api, fan, loved.ID, "wow")
 	// An old video with far more likes than anything new ranks below them: its age outweighs it.
 	old := insertVideos(t, author.ID, 1, 1, mustTime(t, "2020-01-01T00:00:00Z"))[0]
-	if err := db.Exec(`INSERT INTO video_likes (user_id, video_id) VALUES (?, ?)`, author.ID, old).Error; err != nil {
-		t.Fatal(err)
-	}
+	testdb.MustRun(t, db, `INSERT INTO video_likes (user_id, video_id) VALUES (?, ?)`, author.ID, old)
 
 	pos := map[int32]int{}
 	for i, id := range walk(t, api, "/api/videos?sort=trending", 50, videoItems) {
@@ -378,10 +377,8 @@ func TestTrendingRanksEngagementDecayedByAge(t *testing.T) {
 	}
 	// The stored score is the documented function of the row's own columns.
 	var diff float64
-	if err := db.Raw(`SELECT abs(trending_score - (log10(1 + like_count + 2*comment_count + views/10) + extract(epoch from created_at)::float8 / 45000))
-		FROM videos WHERE id = ?`, loved.ID).Scan(&diff).Error; err != nil {
-		t.Fatal(err)
-	}
+	testdb.MustScan(t, db, &diff, `SELECT abs(trending_score - (log10(1 + like_count + 2*comment_count + views/10) + extract(epoch from created_at)::float8 / 45000))
+		FROM videos WHERE id = ?`, loved.ID)
 	if diff > 1e-9 {
 		t.Fatalf("trending_score differs from the formula by %g", diff)
 	}
@@ -402,9 +399,7 @@ func TestTrendingScrollIsNotDisturbedByWatching(t *testing.T) {
 	}
 	// Unwatched videos at the same instants: the watched ones overtake them.
 	insertVideos(t, twin.ID, 40, 1, base)
-	if err := db.Exec(`UPDATE videos SET views = 9 WHERE user_id = ?`, author.ID).Error; err != nil {
-		t.Fatal(err)
-	}
+	testdb.MustRun(t, db, `UPDATE videos SET views = 9 WHERE user_id = ?`, author.ID)
 	before := idsOf(t, `SELECT id FROM videos ORDER BY trending_score DESC, id DESC`)
 	var served []int32
 	cursor := ""

@@ -34,9 +34,9 @@ func MustScan(t testing.TB, db *gorm.DB, dst any, query string, args ...any) {
 	}
 }
 
-// MustExec runs statement on db, failing the test when it fails, and returns the number of
+// MustRun runs statement on db, failing the test when it fails, and returns the number of
 // rows it affected, so that a setup step can also show it changed what it meant to.
-func MustExec(t testing.TB, db *gorm.DB, statement string, args ...any) int64 {
+func MustRun(t testing.TB, db *gorm.DB, statement string, args ...any) int64 {
 	t.Helper()
 	res := db.Exec(statement, args...)
 	if res.Error != nil {
