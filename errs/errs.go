@@ -65,16 +65,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// KindOf returns the kind of err: the kind of the first *Error in its chain, KindInternal for
-// any other error, and KindInternal for nil too (callers check nil first).
-func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Kind
-	}
-	return KindInternal
-}
-
 // Is reports whether err is an *Error of kind k.
 func Is(err error, k Kind) bool {
 	var e *Error

@@ -43,10 +43,11 @@ func (s *Follows) Set(ctx context.Context, viewer, target int32, follow bool) (f
 		}
 		return tx.Raw(`SELECT follower_count FROM users WHERE id = ?`, target).Scan(&followerCount).Error
 	})
-	if errs.Is(translate(err), errs.KindNotFound) { // a foreign key: the user went meanwhile
+	err = translate(err)
+	if errs.Is(err, errs.KindNotFound) { // also a foreign key failing: the user went meanwhile
 		return 0, errUserNotFound
 	}
-	return followerCount, translate(err)
+	return followerCount, err
 }
 
 // Followers is a page of who follows user id, newest follow first.

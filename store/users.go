@@ -17,8 +17,8 @@ type Users struct {
 	db *gorm.DB
 }
 
-// MsgUserExists is the message of a taken username or e-mail.
-const MsgUserExists = "User already exists"
+// msgUserExists is the message of a taken username or e-mail.
+const msgUserExists = "User already exists"
 
 var errUserNotFound = errs.NotFound("User not found")
 
@@ -32,7 +32,7 @@ func (s *Users) Create(ctx context.Context, u *models.User) error {
 		if strings.Contains(constraintOf(err), "email") {
 			field = "email"
 		}
-		return errs.Conflict(MsgUserExists, map[string]string{field: "is already taken"})
+		return errs.Conflict(msgUserExists, map[string]string{field: "is already taken"})
 	}
 	return err
 }
