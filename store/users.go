@@ -78,7 +78,9 @@ func (s *Users) Profile(ctx context.Context, viewer, id int32) (UserProfile, err
 		if err != nil {
 			return UserProfile{}, translate(err)
 		}
-		following = isFollowing(id) != nil && *isFollowing(id)
+		if f := isFollowing(id); f != nil {
+			following = *f
+		}
 	}
 	return NewUserProfile(u, viewer, following), nil
 }
