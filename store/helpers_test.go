@@ -120,3 +120,8 @@ func wantKind(t testing.TB, err error, kind errs.Kind, fields ...string) *errs.E
 	}
 	return e
 }
+
+// commentOf is a new comment of user on video, for Comments.Create.
+func commentOf(user, video int32) *models.Comment {
+	return &models.Comment{UserID: user, VideoID: video, Content: unique("c")}
+}
