@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -125,3 +126,5 @@ func wantKind(t testing.TB, err error, kind errs.Kind, fields ...string) *errs.E
 func commentOf(user, video int32) *models.Comment {
 	return &models.Comment{UserID: user, VideoID: video, Content: unique("c")}
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
