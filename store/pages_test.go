@@ -375,7 +375,7 @@ func TestAListRunsTheSameStatementsForLimitOneAndFifty(t *testing.T) {
 		reqs := map[string]store.PageRequest{
 			"first page":         {},
 			"a bare cursor":      {Cursor: strconv.Itoa(int(want[0]))},
-			"an opaque cursor":   {Cursor: f.cursorAfterFirst(t, l)},
+			"an opaque cursor":   {Cursor: cursorAfterFirst(t, l)},
 			"the offset's first": {Page: 1},
 		}
 		for name, req := range reqs {
@@ -404,7 +404,7 @@ func TestAListRunsTheSameStatementsForLimitOneAndFifty(t *testing.T) {
 }
 
 // cursorAfterFirst is l's opaque cursor after its first item.
-func (f listFixture) cursorAfterFirst(t testing.TB, l list) string {
+func cursorAfterFirst(t testing.TB, l list) string {
 	t.Helper()
 	p, err := l.fetch(store.New(db), store.PageRequest{Limit: 1})
 	must(t, err)
