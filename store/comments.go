@@ -84,8 +84,13 @@ func (s *Comments) page(ctx context.Context, viewer int32, where string, args []
 		columns: commentColumns, from: commentsWithAuthor, countFrom: "comments c",
 		where: where, args: args,
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
+			// A comment outside the list (on another video) is not found.
+			query := `SELECT c.created_at FROM comments c WHERE c.id = ?`
+			if where != "" {
+				query += " AND " + where
+			}
 			var at []time.Time
-			err := s.db.WithContext(ctx).Raw(`SELECT created_at FROM comments WHERE id = ?`, id).Scan(&at).Error
+			err := s.db.WithContext(ctx).Raw(query, append([]any{id}, args...)...).Scan(&at).Error
 			if err != nil || len(at) == 0 {
 				return position{}, false, err
 			}

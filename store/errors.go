@@ -82,6 +82,20 @@ func isUnavailable(err error) bool {
 		return true
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.DeadlineExceeded):
 		return true
+	case isPoolClosed(err):
+		return true
+	}
+	return false
+}
+
+// isPoolClosed reports database/sql's error for a closed pool, which a request still running
+// while the server shuts down meets. database/sql does not export it, so it is known by its
+// message (unchanged since Go 1.0).
+func isPoolClosed(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == "sql: database is closed" {
+			return true
+		}
 	}
 	return false
 }

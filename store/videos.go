@@ -131,7 +131,7 @@ var byCreation = keyset{first: "v.created_at", second: "v.id"}
 // Latest is the newest videos first (GET /api/videos, the default sort).
 func (s *Videos) Latest(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
 	return s.videoPage(ctx, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
-		resolve: s.resolveByCreation}, req)
+		resolve: s.resolveByCreation("")}, req)
 }
 
 // Trending is the For You feed (sort=trending). trending_score is a generated column that does
@@ -160,7 +160,7 @@ func (s *Videos) ByUser(ctx context.Context, viewer, id int32, req PageRequest) 
 		return Page[VideoView]{}, err
 	}
 	return s.videoPage(ctx, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
-		where: "v.user_id = ?", args: []any{id}, resolve: s.resolveByCreation}, req)
+		where: "v.user_id = ?", args: []any{id}, resolve: s.resolveByCreation("v.user_id = ?", id)}, req)
 }
 
 // LikedBy is the videos user id liked, newest like first (GET /api/users/:id/liked). The
@@ -193,7 +193,8 @@ func (s *Videos) LikedBy(ctx context.Context, viewer, id int32, req PageRequest)
 // who follows a few quiet accounts means scanning most of the table to fill one page.
 func (s *Videos) Following(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
 	req.Page = 0 // cursor pages only (API.md)
-	return s.videoPage(ctx, viewer, listSpec{keys: byCreation, resolve: s.resolveByCreation,
+	return s.videoPage(ctx, viewer, listSpec{keys: byCreation,
+		resolve: s.resolveByCreation("v.user_id IN (SELECT following_id FROM follows WHERE follower_id = ?)", viewer),
 		statement: func(keyset string, args []any, limit int) (string, []any) {
 			if keyset != "" {
 				keyset = " AND " + keyset
@@ -209,14 +210,22 @@ func (s *Videos) Following(ctx context.Context, viewer int32, req PageRequest) (
 		}}, req)
 }
 
-// resolveByCreation finds the position of a video named by a bare numeric cursor.
-func (s *Videos) resolveByCreation(ctx context.Context, id int32) (position, bool, error) {
-	var at []time.Time
-	err := s.db.WithContext(ctx).Raw(`SELECT created_at FROM videos WHERE id = ?`, id).Scan(&at).Error
-	if err != nil || len(at) == 0 {
-		return position{}, false, err
+// resolveByCreation finds the position of a video named by a bare numeric cursor, for a list
+// by creation whose videos are those meeting cond (on videos v; "" for every video): a video
+// outside the list is not found.
+func (s *Videos) resolveByCreation(cond string, args ...any) func(ctx context.Context, id int32) (position, bool, error) {
+	query := `SELECT v.created_at FROM videos v WHERE v.id = ?`
+	if cond != "" {
+		query += " AND " + cond
 	}
-	return position{At: at[0], ID: id}, true, nil
+	return func(ctx context.Context, id int32) (position, bool, error) {
+		var at []time.Time
+		err := s.db.WithContext(ctx).Raw(query, append([]any{id}, args...)...).Scan(&at).Error
+		if err != nil || len(at) == 0 {
+			return position{}, false, err
+		}
+		return position{At: at[0], ID: id}, true, nil
+	}
 }
 
 // Get reads one video as viewer sees it, without counting a view; NotFound when missing.
