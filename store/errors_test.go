@@ -36,8 +36,8 @@ func TestADuplicateUsernameOrEmailIsAConflictNamingTheField(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			err := st.Users.Create(ctx, &models.User{Username: c.username, Email: c.email, Password: "x"})
 			e := wantKind(t, err, errs.KindConflict, c.field)
-			if len(e.Fields) != 1 || e.Message != store.MsgUserExists {
-				t.Fatalf("conflict %v: want only %q named, message %q", e, c.field, store.MsgUserExists)
+			if len(e.Fields) != 1 || e.Message != "User already exists" {
+				t.Fatalf("conflict %v: want only %q named, message %q", e, c.field, "User already exists")
 			}
 		})
 	}
