@@ -38,6 +38,9 @@ func translate(err error) error {
 			return &errs.Error{Kind: errs.KindConflict, Code: "conflict", Message: "Already exists", Err: err}
 		case pgErr.Code == "23503": // foreign_key_violation: what the row points at is gone
 			return &errs.Error{Kind: errs.KindNotFound, Code: "not_found", Message: "Not found", Err: err}
+		case pgErr.Code == "23514": // check_violation: a rule of the data (no self-follow...)
+			return &errs.Error{Kind: errs.KindInvalid, Code: errs.CodeValidationFailed,
+				Message: "The request breaks a rule of the data", Err: err}
 		case pgErr.Code == "40P01", pgErr.Code == "40001": // deadlock, serialization: retries ran out
 			return errs.Unavailable("The service is busy, please retry", err)
 		case pgErr.Code[:2] == "22": // data exception: a value the column cannot hold

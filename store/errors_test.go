@@ -284,3 +284,38 @@ func TestACancelledRequestIsNotAnOutage(t *testing.T) {
 		t.Fatalf("error %v, want the cancellation, not unavailable", err)
 	}
 }
+
+func TestABrokenCheckConstraintIsInvalid(t *testing.T) {
+	u := newUser(t, "self")
+	_, err := store.New(db).Follows.Set(ctx, u.ID, u.ID, true) // follows_no_self_follow
+	wantKind(t, err, errs.KindInvalid)
+}
+
+// A store method with a transaction of its own, called inside Transact, runs once in a
+// savepoint: its write commits or rolls back with the outer transaction.
+func TestAMethodWithItsOwnTransactionJoinsTheOuterOne(t *testing.T) {
+	st := store.New(db)
+	author, fan := newUser(t, "author"), newUser(t, "fan")
+	v := newVideo(t, author.ID)
+	rollback := errors.New("roll back")
+	err := st.Transact(ctx, func(tx *store.Store) error {
+		n, err := tx.Likes.Set(ctx, store.VideoLikes, fan.ID, v.ID, true)
+		if err != nil || n != 1 {
+			t.Fatalf("like inside Transact: count %d, err %v", n, err)
+		}
+		return rollback
+	})
+	if !errors.Is(err, rollback) {
+		t.Fatalf("Transact: %v", err)
+	}
+	if n := countOf(t, `SELECT count(*) FROM video_likes WHERE user_id = ? AND video_id = ?`, fan.ID, v.ID); n != 0 {
+		t.Fatalf("the like outlived the rolled-back transaction: %d rows", n)
+	}
+	must(t, st.Transact(ctx, func(tx *store.Store) error {
+		_, err := tx.Likes.Set(ctx, store.VideoLikes, fan.ID, v.ID, true)
+		return err
+	}))
+	if n := countOf(t, `SELECT like_count FROM videos WHERE id = ?`, v.ID); n != 1 {
+		t.Fatalf("like_count %d after the committed like", n)
+	}
+}

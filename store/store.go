@@ -56,8 +56,13 @@ func (s *Store) Transact(ctx context.Context, fn func(tx *Store) error) error {
 	return translate(transact(ctx, s.db, func(tx *gorm.DB) error { return fn(New(tx)) }))
 }
 
-// transact is Transact for the store's own multi-statement methods.
+// transact is Transact for the store's own multi-statement methods. Called inside a
+// transaction already (a method of the store Transact hands out), it runs fn once in a
+// savepoint: an aborted transaction can only be retried whole, by the outer Transact.
 func transact(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); inTx {
+		return db.WithContext(ctx).Transaction(fn)
+	}
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
 		err = db.WithContext(ctx).Transaction(fn)
