@@ -17,24 +17,40 @@ type Users struct {
 	db *gorm.DB
 }
 
-// msgUserExists is the message of a taken username or e-mail.
-const msgUserExists = "User already exists"
+// The messages of a taken e-mail or username: the Prisma version's texts, which the course
+// frontend shows as they come.
+const (
+	msgEmailTaken    = "Email already in use"
+	msgUsernameTaken = "Username already in use"
+)
 
 var errUserNotFound = errs.NotFound("User not found")
 
 // Create inserts u (ID and timestamps are filled in). Uniqueness is left to the database's
 // case-insensitive unique indexes, so of two racing sign-ups one gets a conflict naming the
-// taken field.
+// taken field. When both are taken the e-mail is named, as the Prisma version's findFirst
+// does; PostgreSQL stops at whichever unique index it checks first, so a username conflict
+// asks once more whether the e-mail is taken too. That second statement needs a usable
+// connection: Create runs on its own, never inside a caller's transaction (which the failed
+// INSERT would have aborted).
 func (s *Users) Create(ctx context.Context, u *models.User) error {
 	err := translate(s.db.WithContext(ctx).Create(u).Error)
-	if errs.Is(err, errs.KindConflict) {
-		field := "username"
-		if strings.Contains(constraintOf(err), "email") {
-			field = "email"
-		}
-		return errs.Conflict(msgUserExists, map[string]string{field: "is already taken"})
+	if !errs.Is(err, errs.KindConflict) {
+		return err
 	}
-	return err
+	emailTaken := strings.Contains(constraintOf(err), "email")
+	if !emailTaken {
+		var found []int32
+		if err := s.db.WithContext(ctx).Raw(`SELECT id FROM users WHERE lower(email) = lower(?) LIMIT 1`, u.Email).
+			Scan(&found).Error; err != nil {
+			return translate(err)
+		}
+		emailTaken = len(found) > 0
+	}
+	if emailTaken {
+		return errs.Conflict(msgEmailTaken, map[string]string{"email": "is already taken"})
+	}
+	return errs.Conflict(msgUsernameTaken, map[string]string{"username": "is already taken"})
 }
 
 // ByLogin finds the user whose e-mail (field "email") or username (field "username") is login,
