@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 )
 
 // The tests of this file pin what the course frontend shows: the Prisma version's texts and
@@ -40,6 +41,71 @@ func TestRegisterConflictSaysWhichFieldIsTaken(t *testing.T) {
 			if e.Message != tc.message || e.Errors[tc.field] == "" {
 				t.Fatalf("message %q, errors %v; want %q naming %s", e.Message, e.Errors, tc.message, tc.field)
 			}
+		})
+	}
+}
+
+func TestEveryVideoCarriesSound(t *testing.T) {
+	api := apitest.New(t, db)
+	author, fan := api.NewUser("dj"), api.NewUser("listener")
+	api.Do("POST", apitest.Path("/api/users/%d/follow", author.ID), nil, fan.Token).Status(200)
+	var created, silent map[string]any
+	api.Do("POST", "/api/videos", map[string]any{"videoUrl": "https://cdn.example.com/" + apitest.Unique("v") + ".mp4",
+		"caption": "with a sound", "audioName": "original sound - dj"}, author.Token).Status(201).Decode(&created)
+	api.Do("POST", "/api/videos", map[string]any{"videoUrl": "https://cdn.example.com/" + apitest.Unique("v") + ".mp4",
+		"caption": "no sound"}, author.Token).Status(201).Decode(&silent)
+	id := int32(created["id"].(float64))
+	api.Do("POST", apitest.Path("/api/videos/%d/like", id), nil, fan.Token).Status(200)
+	// Dated after every other test's videos, so the first page of each feed holds both; gone
+	// afterwards, so they do not crowd the other tests' feeds.
+	testdb.MustRun(t, db, `UPDATE videos SET created_at = now() + interval '30 days' WHERE user_id = ?`, author.ID)
+	t.Cleanup(func() { testdb.MustRun(t, db, `DELETE FROM videos WHERE user_id = ?`, author.ID) })
+
+	// checkSound checks every video of an answer: sound is there and equals audioName.
+	checkSound := func(t *testing.T, videos []any, want map[int32]any) {
+		t.Helper()
+		seen := 0
+		for _, x := range videos {
+			v := x.(map[string]any)
+			sound, ok := v["sound"]
+			if !ok || sound != v["audioName"] {
+				t.Fatalf("video %v: sound %v (present %v), audioName %v", v["id"], sound, ok, v["audioName"])
+			}
+			if w, ok := want[int32(v["id"].(float64))]; ok {
+				seen++
+				if sound != w {
+					t.Fatalf("video %v: sound %v, want %v", v["id"], sound, w)
+				}
+			}
+		}
+		if seen == 0 {
+			t.Fatalf("none of %v in the answer", want)
+		}
+	}
+	both := map[int32]any{id: "original sound - dj", int32(silent["id"].(float64)): nil}
+	t.Run("create", func(t *testing.T) { checkSound(t, []any{created, silent}, both) })
+	t.Run("edit", func(t *testing.T) {
+		edited := api.Do("PUT", apitest.Path("/api/videos/%d", id), map[string]any{"audioName": "remix"}, author.Token).Status(200).Map()
+		api.Do("PUT", apitest.Path("/api/videos/%d", id), map[string]any{"audioName": "original sound - dj"}, author.Token).Status(200)
+		checkSound(t, []any{edited}, map[int32]any{id: "remix"})
+	})
+	t.Run("read", func(t *testing.T) {
+		checkSound(t, []any{api.Do("GET", apitest.Path("/api/videos/%d", id), nil, "").Status(200).Map()}, both)
+	})
+	for _, p := range []string{
+		"/api/videos?limit=50",
+		"/api/videos?page=1&limit=50",
+		"/api/videos?sort=trending&limit=50",
+		apitest.Path("/api/users/%d/videos", author.ID),
+		apitest.Path("/api/users/%d/liked", fan.ID),
+		"/api/videos/following",
+	} {
+		t.Run(p, func(t *testing.T) {
+			want := both
+			if strings.Contains(p, "/liked") {
+				want = map[int32]any{id: "original sound - dj"}
+			}
+			checkSound(t, api.Do("GET", p, nil, fan.Token).Status(200).Map()["videos"].([]any), want)
 		})
 	}
 }
