@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -106,6 +107,51 @@ func TestEveryVideoCarriesSound(t *testing.T) {
 				want = map[int32]any{id: "original sound - dj"}
 			}
 			checkSound(t, api.Do("GET", p, nil, fan.Token).Status(200).Map()["videos"].([]any), want)
+		})
+	}
+}
+
+func TestPageModeTotalsAreAtTheTopLevel(t *testing.T) {
+	api := apitest.New(t, db)
+	author, fan := api.NewUser("paged"), api.NewUser("pager")
+	var videos []int32
+	for i := range 3 {
+		v := postVideo(api, author, fmt.Sprintf("paged %d", i))
+		videos = append(videos, v.ID)
+		api.Do("POST", apitest.Path("/api/videos/%d/like", v.ID), nil, fan.Token).Status(200)
+		postComment(api, fan, videos[0], fmt.Sprintf("comment %d", i))
+	}
+
+	cases := []struct {
+		path, total string
+		want        int64
+	}{
+		{"/api/videos", "totalVideos", countOf(t, `SELECT count(*) FROM videos`)},
+		{apitest.Path("/api/users/%d/videos", author.ID), "totalVideos", 3},
+		{apitest.Path("/api/users/%d/liked", fan.ID), "totalVideos", 3},
+		{apitest.Path("/api/videos/%d/comments", videos[0]), "totalComments", 3},
+		{"/api/comments", "totalComments", countOf(t, `SELECT count(*) FROM comments`)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			body := api.Do("GET", tc.path+"?page=2&limit=2", nil, "").Status(200).Map()
+			pages := (tc.want + 1) / 2
+			want := map[string]float64{"totalPages": float64(pages), "currentPage": 2, tc.total: float64(tc.want)}
+			pagination, _ := body["pagination"].(map[string]any)
+			for k, v := range want {
+				if body[k] != v {
+					t.Errorf("top-level %s = %v, want %v: %.300s", k, body[k], v, mustJSON(body))
+				}
+				if pagination[k] != v { // still there, for clients that read it there
+					t.Errorf("pagination.%s = %v, want %v", k, pagination[k], v)
+				}
+			}
+			cursorMode := api.Do("GET", tc.path+"?limit=2", nil, "").Status(200).Map()
+			for k := range want {
+				if _, ok := cursorMode[k]; ok {
+					t.Errorf("%s sent without ?page=", k)
+				}
+			}
 		})
 	}
 }
