@@ -119,8 +119,15 @@ func exists(ctx context.Context, db *gorm.DB, query string, id int32, notFound e
 // likeEscaper escapes LIKE's wildcards so a search for "a_b" matches only "a_b...".
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// List is GET /api/users: users by id, filtered by a prefix of username or name when search
-// is not empty, limit of them from the page-th page.
+// List is GET /api/users: users newest first, filtered by a prefix of username or name when
+// search is not empty, limit of them from the page-th page. Without a search this is the
+// course frontend's "Discover users" page, so newest first puts someone who has just
+// registered on its first page (by id ascending, users 1-10 stayed there for ever). The id
+// is the registration order (the sequence hands it out at INSERT; created_at can be
+// back-dated by the seeder or an import), and users_pkey read backwards serves that order
+// with no index of its own. With a search, PostgreSQL either walks users_pkey backwards
+// filtering on the prefix (a common prefix) or ORs the users_*_pattern_idx matches and
+// sorts those few (a rare one); both are index reads at any table size.
 func (s *Users) List(ctx context.Context, viewer int32, search string, limit, page int) ([]UserListItem, error) {
 	q := s.db.WithContext(ctx).Model(&models.User{})
 	if search != "" {
@@ -129,7 +136,7 @@ func (s *Users) List(ctx context.Context, viewer int32, search string, limit, pa
 		q = q.Where("lower(username) LIKE ? OR lower(name) LIKE ?", pattern, pattern)
 	}
 	var users []models.User
-	if err := q.Order("id").Limit(limit).Offset((page - 1) * limit).Find(&users).Error; err != nil {
+	if err := q.Order("id DESC").Limit(limit).Offset((page - 1) * limit).Find(&users).Error; err != nil {
 		return nil, translate(err)
 	}
 	ids := make([]int32, len(users))
