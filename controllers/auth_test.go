@@ -73,7 +73,7 @@ func TestRegister(t *testing.T) {
 						t.Fatalf("errors = %v, want a reason for %s", e.Errors, tc.errField)
 					}
 				}
-				if tc.status == 409 && res.Map()["message"] != "User already exists" {
+				if want := map[string]string{"email": "Email already in use", "username": "Username already in use"}[tc.errField]; tc.status == 409 && res.Map()["message"] != want {
 					t.Fatalf("409 message = %v", res.Map()["message"])
 				}
 				return

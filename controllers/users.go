@@ -22,8 +22,10 @@ type Users struct {
 // MaxAvatarBytes caps an uploaded avatar, like a video thumbnail (API.md, uploads).
 const MaxAvatarBytes = 5 << 20
 
-// List answers GET /api/users: a bare array of users, filtered by a prefix of username or name
-// when ?search= is given, at most ?limit= of them, ?page= for the offset.
+// List answers GET /api/users: a bare array of users, newest first (so the frontend's
+// "Discover users" page, which sends no limit, shows the people who have just joined),
+// filtered by a prefix of username or name when ?search= is given, at most ?limit= of them
+// (default 10), ?page= for the offset.
 func (u *Users) List(c *gin.Context) error {
 	limit, err := ParseLimit(c)
 	if err != nil {

@@ -113,7 +113,7 @@ func TestListUsers(t *testing.T) {
 		assertOnlyEmail(t, res.Body, "")
 		var out []item
 		res.Decode(&out)
-		if len(out) != 3 || out[0].ID != made[0].ID || out[0].Count == nil || out[0].IsFollowing != nil {
+		if len(out) != 3 || out[0].ID != made[2].ID || out[0].Count == nil || out[0].IsFollowing != nil { // newest first
 			t.Fatalf("list = %s", res.Body)
 		}
 	})
@@ -136,14 +136,14 @@ func TestListUsers(t *testing.T) {
 		assertOnlyEmail(t, res.Body, "")
 		var out []item
 		res.Decode(&out)
-		if len(out) != 3 || out[0].IsFollowing == nil || !*out[0].IsFollowing || *out[1].IsFollowing {
+		if len(out) != 3 || out[2].IsFollowing == nil || !*out[2].IsFollowing || *out[1].IsFollowing {
 			t.Fatalf("list = %s", res.Body)
 		}
 	})
 	t.Run("limit and page", func(t *testing.T) {
 		p1 := list(t, "?search="+prefix+"&limit=2", "")
 		p2 := list(t, "?search="+prefix+"&limit=2&page=2", "")
-		if len(p1) != 2 || len(p2) != 1 || p2[0].ID != made[2].ID {
+		if len(p1) != 2 || len(p2) != 1 || p2[0].ID != made[0].ID {
 			t.Fatalf("pages %+v %+v", p1, p2)
 		}
 		// Enough users that an unclamped limit or a missing default would show.

@@ -17,24 +17,40 @@ type Users struct {
 	db *gorm.DB
 }
 
-// msgUserExists is the message of a taken username or e-mail.
-const msgUserExists = "User already exists"
+// The messages of a taken e-mail or username: the Prisma version's texts, which the course
+// frontend shows as they come.
+const (
+	msgEmailTaken    = "Email already in use"
+	msgUsernameTaken = "Username already in use"
+)
 
 var errUserNotFound = errs.NotFound("User not found")
 
 // Create inserts u (ID and timestamps are filled in). Uniqueness is left to the database's
 // case-insensitive unique indexes, so of two racing sign-ups one gets a conflict naming the
-// taken field.
+// taken field. When both are taken the e-mail is named, as the Prisma version's findFirst
+// does; PostgreSQL stops at whichever unique index it checks first, so a username conflict
+// asks once more whether the e-mail is taken too. That second statement needs a usable
+// connection: Create runs on its own, never inside a caller's transaction (which the failed
+// INSERT would have aborted).
 func (s *Users) Create(ctx context.Context, u *models.User) error {
 	err := translate(s.db.WithContext(ctx).Create(u).Error)
-	if errs.Is(err, errs.KindConflict) {
-		field := "username"
-		if strings.Contains(constraintOf(err), "email") {
-			field = "email"
-		}
-		return errs.Conflict(msgUserExists, map[string]string{field: "is already taken"})
+	if !errs.Is(err, errs.KindConflict) {
+		return err
 	}
-	return err
+	emailTaken := strings.Contains(constraintOf(err), "email")
+	if !emailTaken {
+		var found []int32
+		if err := s.db.WithContext(ctx).Raw(`SELECT id FROM users WHERE lower(email) = lower(?) LIMIT 1`, u.Email).
+			Scan(&found).Error; err != nil {
+			return translate(err)
+		}
+		emailTaken = len(found) > 0
+	}
+	if emailTaken {
+		return errs.Conflict(msgEmailTaken, map[string]string{"email": "is already taken"})
+	}
+	return errs.Conflict(msgUsernameTaken, map[string]string{"username": "is already taken"})
 }
 
 // ByLogin finds the user whose e-mail (field "email") or username (field "username") is login,
@@ -105,8 +121,15 @@ func exists(ctx context.Context, db *gorm.DB, query string, id int32, notFound e
 // likeEscaper escapes LIKE's wildcards so a search for "a_b" matches only "a_b...".
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// List is GET /api/users: users by id, filtered by a prefix of username or name when search
-// is not empty, limit of them from the page-th page.
+// List is GET /api/users: users newest first, filtered by a prefix of username or name when
+// search is not empty, limit of them from the page-th page. Without a search this is the
+// course frontend's "Discover users" page, so newest first puts someone who has just
+// registered on its first page (by id ascending, users 1-10 stayed there for ever). The id
+// is the registration order (the sequence hands it out at INSERT; created_at can be
+// back-dated by the seeder or an import), and users_pkey read backwards serves that order
+// with no index of its own. With a search, PostgreSQL either walks users_pkey backwards
+// filtering on the prefix (a common prefix) or ORs the users_*_pattern_idx matches and
+// sorts those few (a rare one); both are index reads at any table size.
 func (s *Users) List(ctx context.Context, viewer int32, search string, limit, page int) ([]UserListItem, error) {
 	q := s.db.WithContext(ctx).Model(&models.User{})
 	if search != "" {
@@ -115,7 +138,7 @@ func (s *Users) List(ctx context.Context, viewer int32, search string, limit, pa
 		q = q.Where("lower(username) LIKE ? OR lower(name) LIKE ?", pattern, pattern)
 	}
 	var users []models.User
-	if err := q.Order("id").Limit(limit).Offset((page - 1) * limit).Find(&users).Error; err != nil {
+	if err := q.Order("id DESC").Limit(limit).Offset((page - 1) * limit).Find(&users).Error; err != nil {
 		return nil, translate(err)
 	}
 	ids := make([]int32, len(users))

@@ -97,7 +97,7 @@ func newVideoView(r *videoRow, viewer int32, liked bool, isFollowing *bool) Vide
 	}
 	return VideoView{
 		ID: r.ID, UserID: r.UserID, Caption: r.Caption, VideoURL: r.VideoURL,
-		ThumbnailURL: r.ThumbnailURL, AudioName: r.AudioName, Views: r.Views,
+		ThumbnailURL: r.ThumbnailURL, AudioName: r.AudioName, Sound: r.AudioName, Views: r.Views,
 		CreatedAt: Timestamp(r.CreatedAt), UpdatedAt: Timestamp(r.UpdatedAt),
 		User: UserSummary{ID: r.UserID, Username: r.AuthorUsername, Name: r.AuthorName,
 			Avatar: r.AuthorAvatar, IsFollowing: isFollowing},

@@ -102,7 +102,8 @@ type LikeRef struct {
 	UserID int32 `json:"userId"`
 }
 
-// VideoView is the Video shape of API.md.
+// VideoView is the Video shape of API.md. Sound is AudioName again, under the name the course
+// frontend reads (video.sound).
 type VideoView struct {
 	ID           int32       `json:"id"`
 	UserID       int32       `json:"userId"`
@@ -110,6 +111,7 @@ type VideoView struct {
 	VideoURL     string      `json:"videoUrl"`
 	ThumbnailURL *string     `json:"thumbnailUrl"`
 	AudioName    *string     `json:"audioName"`
+	Sound        *string     `json:"sound"`
 	Views        int32       `json:"views"`
 	CreatedAt    Timestamp   `json:"createdAt"`
 	UpdatedAt    Timestamp   `json:"updatedAt"`
