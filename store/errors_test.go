@@ -26,18 +26,19 @@ func TestADuplicateUsernameOrEmailIsAConflictNamingTheField(t *testing.T) {
 	name := unique("Taken")
 	must(t, st.Users.Create(ctx, &models.User{Username: name, Email: name + "@Example.com", Password: "x"}))
 	for _, c := range []struct {
-		name, username, email, field string
+		name, username, email, field, message string
 	}{
-		{"the same username", name, unique("e") + "@example.com", "username"},
-		{"the username in another case", strings.ToUpper(name), unique("e") + "@example.com", "username"},
-		{"the same e-mail", unique("u"), name + "@Example.com", "email"},
-		{"the e-mail in another case", unique("u"), strings.ToLower(name) + "@EXAMPLE.COM", "email"},
+		{"the same username", name, unique("e") + "@example.com", "username", "Username already in use"},
+		{"the username in another case", strings.ToUpper(name), unique("e") + "@example.com", "username", "Username already in use"},
+		{"the same e-mail", unique("u"), name + "@Example.com", "email", "Email already in use"},
+		{"the e-mail in another case", unique("u"), strings.ToLower(name) + "@EXAMPLE.COM", "email", "Email already in use"},
+		{"both: the e-mail's", name, name + "@example.com", "email", "Email already in use"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := st.Users.Create(ctx, &models.User{Username: c.username, Email: c.email, Password: "x"})
 			e := wantKind(t, err, errs.KindConflict, c.field)
-			if len(e.Fields) != 1 || e.Message != "User already exists" {
-				t.Fatalf("conflict %v: want only %q named, message %q", e, c.field, "User already exists")
+			if len(e.Fields) != 1 || e.Message != c.message {
+				t.Fatalf("conflict %v: want only %q named, message %q", e, c.field, c.message)
 			}
 		})
 	}
