@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"tiktok/errs"
 	"tiktok/models"
@@ -28,26 +29,25 @@ var errUserNotFound = errs.NotFound("User not found")
 
 // Create inserts u (ID and timestamps are filled in). Uniqueness is left to the database's
 // case-insensitive unique indexes, so of two racing sign-ups one gets a conflict naming the
-// taken field. When both are taken the e-mail is named, as the Prisma version's findFirst
-// does; PostgreSQL stops at whichever unique index it checks first, so a username conflict
-// asks once more whether the e-mail is taken too. That second statement needs a usable
-// connection: Create runs on its own, never inside a caller's transaction (which the failed
-// INSERT would have aborted).
+// taken field; when both are taken the e-mail is named, as the Prisma version's findFirst
+// does. The insert skips a conflicting row instead of failing (ON CONFLICT DO NOTHING waits
+// for a racing insert to commit), so the statement that then says which field is taken runs
+// on a healthy transaction, also inside a caller's.
 func (s *Users) Create(ctx context.Context, u *models.User) error {
-	err := translate(s.db.WithContext(ctx).Create(u).Error)
-	if !errs.Is(err, errs.KindConflict) {
-		return err
+	db := s.db.WithContext(ctx)
+	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(u)
+	if res.Error != nil {
+		return translate(res.Error)
 	}
-	emailTaken := strings.Contains(constraintOf(err), "email")
-	if !emailTaken {
-		var found []int32
-		if err := s.db.WithContext(ctx).Raw(`SELECT id FROM users WHERE lower(email) = lower(?) LIMIT 1`, u.Email).
-			Scan(&found).Error; err != nil {
-			return translate(err)
-		}
-		emailTaken = len(found) > 0
+	if res.RowsAffected == 1 {
+		return nil
 	}
-	if emailTaken {
+	var emailTaken []bool
+	if err := db.Raw(`SELECT bool_or(lower(email) = lower(?)) FROM users WHERE lower(email) = lower(?) OR lower(username) = lower(?)`,
+		u.Email, u.Email, u.Username).Scan(&emailTaken).Error; err != nil {
+		return translate(err)
+	}
+	if len(emailTaken) == 1 && emailTaken[0] {
 		return errs.Conflict(msgEmailTaken, map[string]string{"email": "is already taken"})
 	}
 	return errs.Conflict(msgUsernameTaken, map[string]string{"username": "is already taken"})
