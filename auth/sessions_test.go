@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	mathrand "math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -478,4 +479,208 @@ func TestAuthenticate(t *testing.T) {
 	}
 	_, err = s.Authenticate(ctx, p.AccessToken)
 	wantErr(t, err, errs.KindUnauthorized, errs.CodeTokenRevoked)
+}
+
+// liveTokens counts the user's refresh tokens that are neither spent nor revoked.
+func liveTokens(t testing.TB, user int32) int64 {
+	t.Helper()
+	var n int64
+	if err := db.Raw(`SELECT count(*) FROM refresh_tokens WHERE user_id = ? AND revoked_at IS NULL AND used_at IS NULL`, user).
+		Scan(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestConcurrentRefreshOfOneToken presents one refresh token 20 times at once. The token row
+// lock makes the presentations take turns: the first marks the token spent and mints its
+// successor; every later one finds it spent (reuse: revokes the family, including that
+// successor) or already revoked. So exactly one call succeeds, the 19 others fail with
+// token_revoked, and afterwards the session has no live refresh token: the winner's new token
+// fails too, and the owner must log in again. (Its access token lives until it expires, as
+// after any revocation of one session.)
+func TestConcurrentRefreshOfOneToken(t *testing.T) {
+	ctx := context.Background()
+	s := newService(middleware.Unlimited{})
+	const n, rounds = 20, 5
+	for round := range rounds {
+		a := register(t, s, "same")
+		p := login(t, s, a)
+		pairs := make([]auth.Pair, n)
+		results := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				pairs[i], results[i] = s.Refresh(ctx, p.RefreshToken)
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		var winner *auth.Pair
+		for i, err := range results {
+			switch {
+			case err == nil && winner == nil:
+				winner = &pairs[i]
+			case err == nil:
+				t.Fatalf("round %d: two refreshes of one token succeeded", round)
+			case !isErr(err, errs.KindUnauthorized, errs.CodeTokenRevoked):
+				t.Fatalf("round %d: refresh %d: %v, want token_revoked", round, i, err)
+			}
+		}
+		if winner == nil {
+			t.Fatalf("round %d: no refresh succeeded", round)
+		}
+		var family, revoked int64
+		if err := db.Raw(`SELECT count(*), count(*) FILTER (WHERE revoked_at IS NOT NULL) FROM refresh_tokens
+			WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)`,
+			auth.HashRefreshToken(p.RefreshToken)).Row().Scan(&family, &revoked); err != nil {
+			t.Fatal(err)
+		}
+		if family != 2 || revoked != family {
+			t.Fatalf("round %d: session has %d tokens (%d revoked), want the original and one successor, both revoked", round, family, revoked)
+		}
+		if live := liveTokens(t, a.ID); live != 0 {
+			t.Fatalf("round %d: %d live refresh tokens, want 0", round, live)
+		}
+		_, err := s.Refresh(ctx, winner.RefreshToken)
+		wantErr(t, err, errs.KindUnauthorized, errs.CodeTokenRevoked)
+	}
+}
+
+// raceRevocation logs one user into 25 sessions, then runs a refresh of each session and
+// revoke at once, for rounds rounds. Whatever the interleaving, no refresh token issued before
+// revoke returned (the sessions' own, and those minted by refreshes that raced it) may work
+// afterwards, nor any access token; the database holds no live refresh token of the user but
+// the one of the pair revoke returns, if any, which must work.
+//
+// The refreshes start at random moments over a spread of 20 ms, and revoke at a shift from
+// them tuned after each round toward the other order: revoke taking the user row first (the
+// refreshes then wait and find their tokens revoked) and refreshes taking it first (revoke
+// then waits for them, and must revoke what they minted). Either way the calls overlap in
+// time and wait for each other's locks; the tuning keeps both orders common whatever work
+// revoke does before its transaction (a password change spends two bcrypt runs first).
+// Refreshes hold the user row with FOR SHARE, which they share with each other, so once one
+// of them is in, revoke tends to wait for the whole batch: most rounds fall wholly on one side.
+func raceRevocation(t *testing.T, rounds int, revoke func(s *auth.Service, a account) (*auth.Pair, error)) {
+	ctx := context.Background()
+	s := newService(middleware.Unlimited{})
+	const n, spread = 25, 20 * time.Millisecond
+	var shift time.Duration // > 0: revoke starts later; < 0: the refreshes do
+	var refreshesFirst, revokeFirst, split, overlapping, survivors int
+	for round := range rounds {
+		a := register(t, s, "race")
+		sessions := make([]auth.Pair, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { sessions[i], _, _ = s.Login(ctx, byEmail(a, password)) })
+		}
+		wg.Wait()
+		for i, p := range sessions {
+			if p.RefreshToken == "" {
+				t.Fatalf("round %d: login %d failed", round, i)
+			}
+		}
+
+		refreshed := make([]auth.Pair, n)
+		refreshErrs := make([]error, n)
+		var kept *auth.Pair
+		var revokeErr error
+		var spans [n + 1][2]time.Time // when each refresh, and revoke (last), began and returned
+		start := make(chan struct{})
+		for i := range n {
+			delay := max(-shift, 0) + mathrand.N(spread)
+			wg.Go(func() {
+				<-start
+				time.Sleep(delay)
+				spans[i][0] = time.Now()
+				refreshed[i], refreshErrs[i] = s.Refresh(ctx, sessions[i].RefreshToken)
+				spans[i][1] = time.Now()
+			})
+		}
+		wg.Go(func() {
+			<-start
+			time.Sleep(max(shift, 0))
+			spans[n][0] = time.Now()
+			kept, revokeErr = revoke(s, a)
+			spans[n][1] = time.Now()
+		})
+		close(start)
+		wg.Wait()
+		if revokeErr != nil {
+			t.Fatalf("round %d: revoke: %v", round, revokeErr)
+		}
+
+		var minted []auth.Pair
+		for i, err := range refreshErrs {
+			switch {
+			case err == nil:
+				minted = append(minted, refreshed[i])
+			case !isErr(err, errs.KindUnauthorized, errs.CodeTokenRevoked):
+				t.Fatalf("round %d: refresh %d: %v, want success or token_revoked", round, i, err)
+			}
+			if spans[i][0].Before(spans[n][1]) && spans[n][0].Before(spans[i][1]) {
+				overlapping++
+			}
+		}
+		switch len(minted) {
+		case n:
+			refreshesFirst++
+		case 0:
+			revokeFirst++
+		default:
+			split++
+		}
+		if len(minted) < n/2 {
+			shift += spread / 4
+		} else {
+			shift -= spread / 4
+		}
+
+		wantLive := int64(0)
+		if kept != nil {
+			wantLive = 1
+		}
+		if live := liveTokens(t, a.ID); live != wantLive {
+			t.Errorf("round %d (%d refreshes won): %d live refresh tokens in the database, want %d", round, len(minted), live, wantLive)
+		}
+		check := func(kind string, tokens []auth.Pair) {
+			for i, p := range tokens {
+				if _, err := s.Refresh(ctx, p.RefreshToken); err == nil {
+					survivors++
+					t.Errorf("round %d (%d refreshes won): %s refresh token %d still works after the revocation", round, len(minted), kind, i)
+				} else {
+					wantErr(t, err, errs.KindUnauthorized, "")
+				}
+				if _, err := s.Authenticate(ctx, p.AccessToken); !isErr(err, errs.KindUnauthorized, errs.CodeTokenRevoked) {
+					survivors++
+					t.Errorf("round %d (%d refreshes won): %s access token %d: %v, want token_revoked", round, len(minted), kind, i, err)
+				}
+			}
+		}
+		check("original", sessions)
+		check("minted", minted)
+		if kept != nil {
+			mustAuthenticate(t, s, kept.AccessToken, a.ID)
+			mustRefresh(t, s, kept.RefreshToken)
+		}
+	}
+	t.Logf("%d rounds: refreshes first in %d, revocation first in %d, split in %d; %d of %d refresh calls overlapped the revocation; %d surviving tokens",
+		rounds, refreshesFirst, revokeFirst, split, overlapping, rounds*n, survivors)
+}
+
+func TestLogoutEverywhereRacingRefreshes(t *testing.T) {
+	raceRevocation(t, 20, func(s *auth.Service, a account) (*auth.Pair, error) {
+		return nil, s.Logout(context.Background(), a.ID, "", true)
+	})
+}
+
+func TestPasswordChangeRacingRefreshes(t *testing.T) {
+	raceRevocation(t, 10, func(s *auth.Service, a account) (*auth.Pair, error) {
+		// Each round has its own user, whose password is still the first one.
+		p, err := s.ChangePassword(context.Background(), a.ID, password, "another password")
+		return &p, err
+	})
 }
