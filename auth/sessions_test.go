@@ -8,6 +8,7 @@ import (
 	mathrand "math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -683,4 +684,95 @@ func TestPasswordChangeRacingRefreshes(t *testing.T) {
 		p, err := s.ChangePassword(context.Background(), a.ID, password, "another password")
 		return &p, err
 	})
+}
+
+// countingHasher counts the password comparisons of the real *auth.Passwords it wraps.
+type countingHasher struct {
+	*auth.Passwords
+	checks, dummies atomic.Int32
+}
+
+func (h *countingHasher) Check(hash, pw string) bool {
+	h.checks.Add(1)
+	return h.Passwords.Check(hash, pw)
+}
+
+func (h *countingHasher) CheckDummy(pw string) bool {
+	h.dummies.Add(1)
+	return h.Passwords.CheckDummy(pw)
+}
+
+func TestLoginComparesOnePasswordForUnknownAccountsToo(t *testing.T) {
+	h := &countingHasher{Passwords: fastPasswords()}
+	s := newService(middleware.Unlimited{})
+	s.Passwords = h
+	a := register(t, s, "count")
+	attempt := func(c auth.Credentials) (checks, dummies int32) {
+		t.Helper()
+		h.checks.Store(0)
+		h.dummies.Store(0)
+		wantErr(t, loginErr(s, c), errs.KindUnauthorized, errs.CodeInvalidCredentials)
+		return h.checks.Load(), h.dummies.Load()
+	}
+	if c, d := attempt(byEmail(a, "wrong password")); c != 1 || d != 0 {
+		t.Fatalf("wrong password: %d checks, %d dummy checks; want 1 check", c, d)
+	}
+	for _, cred := range []auth.Credentials{
+		{Field: "email", Login: "nobody-" + a.Email, Password: "wrong password"},
+		{Field: "username", Login: "nobody_" + a.Username, Password: "wrong password"},
+	} {
+		if c, d := attempt(cred); c != 0 || d != 1 {
+			t.Fatalf("unknown %s: %d checks, %d dummy checks; want 1 dummy check", cred.Field, c, d)
+		}
+	}
+}
+
+// TestDummyCheckCostsARealComparison pins that CheckDummy, the comparison of unknown accounts,
+// is a bcrypt comparison at the configured cost. That cost here is 6: neither bcrypt's minimum
+// (4) nor its default (10), so a dummy hash made at either instead of the configured cost is
+// caught; and cheap enough under -race, where one comparison at cost 10 takes over a second.
+//
+// The dummy hash's cost is read exactly. The timing check then shows that CheckDummy really
+// compares: it times interleaved runs of Check and CheckDummy and compares the fastest run of
+// each. Load on the machine only ever adds time to a run, and bcrypt's work is fixed (2^cost
+// rounds of the same key schedule), so the fastest runs approach the true cost of each and
+// their true ratio is 1; interleaving makes a burst of load hit both sides alike. It stops as
+// soon as the two fastest runs are within a factor of 2 of each other (after 3 pairs at
+// least), and fails if they are not after 30: more runs can only bring each fastest run down
+// to its true cost, so a busy machine costs time, not a false failure, while the faults the
+// band guards against can never enter it: a dummy at the minimum cost is 4 times faster, one
+// at the default 16 times slower, a skipped comparison thousands of times faster.
+func TestDummyCheckCostsARealComparison(t *testing.T) {
+	const cost = 6
+	p, err := auth.NewPasswords(cost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := auth.DummyCost(p); err != nil || got != cost {
+		t.Fatalf("dummy hash cost = %d, %v; want %d", got, err, cost)
+	}
+	hash, err := p.Hash(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check, dummy := time.Duration(1<<62), time.Duration(1<<62)
+	within := func() bool { return dummy >= check/2 && dummy <= check*2 }
+	pairs := 0
+	for pairs < 30 && (pairs < 3 || !within()) {
+		pairs++
+		start := time.Now()
+		if p.Check(hash, "wrong password") {
+			t.Fatal("wrong password accepted")
+		}
+		check = min(check, time.Since(start))
+		start = time.Now()
+		if p.CheckDummy(password) {
+			t.Fatal("CheckDummy accepted a password")
+		}
+		dummy = min(dummy, time.Since(start))
+	}
+	t.Logf("fastest of %d runs: Check %v, CheckDummy %v", pairs, check, dummy)
+	if !within() {
+		t.Fatalf("CheckDummy took %v, Check %v: not the same bcrypt work", dummy, check)
+	}
 }
