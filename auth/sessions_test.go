@@ -570,6 +570,7 @@ func raceRevocation(t *testing.T, rounds int, revoke func(s *auth.Service, a acc
 	s := newService(middleware.Unlimited{})
 	const n, spread = 25, 20 * time.Millisecond
 	var shift time.Duration // > 0: revoke starts later; < 0: the refreshes do
+	step, lastSide := spread/2, false
 	var refreshesFirst, revokeFirst, split, overlapping, survivors int
 	for round := range rounds {
 		a := register(t, s, "race")
@@ -634,10 +635,19 @@ func raceRevocation(t *testing.T, rounds int, revoke func(s *auth.Service, a acc
 		default:
 			split++
 		}
-		if len(minted) < n/2 {
-			shift += spread / 4
+		// Move revoke later when it went first, earlier when it did not: by steps that grow
+		// while the outcome stays on one side and shrink when it flips.
+		side := len(minted) < n/2
+		if round > 0 && side == lastSide {
+			step *= 2
 		} else {
-			shift -= spread / 4
+			step = max(step/2, time.Millisecond)
+		}
+		lastSide = side
+		if side {
+			shift += step
+		} else {
+			shift -= step
 		}
 
 		wantLive := int64(0)
