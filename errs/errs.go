@@ -27,6 +27,10 @@ const (
 	KindUnsupportedMedia
 	KindRateLimited
 	KindUnavailable
+	// The file server's own refusals (/uploads): a Range outside the file, a failed
+	// If-Match or If-Unmodified-Since.
+	KindRangeNotSatisfiable
+	KindPreconditionFailed
 )
 
 // Machine codes of API.md that more than one place returns.
@@ -125,6 +129,17 @@ func RateLimited(retryAfter time.Duration) *Error {
 // logged.
 func Unavailable(message string, err error) *Error {
 	return &Error{Kind: KindUnavailable, Code: "unavailable", Message: message, Err: err}
+}
+
+// RangeNotSatisfiable is a 416: the Range of a file request lies outside the file.
+func RangeNotSatisfiable(message string) *Error {
+	return &Error{Kind: KindRangeNotSatisfiable, Code: "range_not_satisfiable", Message: message}
+}
+
+// PreconditionFailed is a 412: a conditional file request (If-Match, If-Unmodified-Since)
+// does not hold.
+func PreconditionFailed(message string) *Error {
+	return &Error{Kind: KindPreconditionFailed, Code: "precondition_failed", Message: message}
 }
 
 // Internal wraps an unexpected error; the client sees a generic message, err is logged.

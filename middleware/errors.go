@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,6 +28,9 @@ var kindStatus = map[errs.Kind]int{
 	errs.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
 	errs.KindRateLimited:      http.StatusTooManyRequests,
 	errs.KindUnavailable:      http.StatusServiceUnavailable,
+
+	errs.KindRangeNotSatisfiable: http.StatusRequestedRangeNotSatisfiable,
+	errs.KindPreconditionFailed:  http.StatusPreconditionFailed,
 }
 
 // errorBody is the JSON shape of every error response.
@@ -87,6 +91,77 @@ func WriteErrorTo(w http.ResponseWriter, e *errs.Error) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(kindStatus[e.Kind])
 	_, _ = w.Write(body)
+}
+
+// FileServerErrors wraps a plain http.Handler that writes its own error answers (the file server
+// of /uploads: http.ServeContent answers a bad Range with a text/plain 416, a failed
+// precondition with an empty 412, a read failure with a 500 whose text may name a path) so that
+// they become the API's JSON errors. The headers the handler set for the error stay
+// (Content-Range: bytes */<size> tells a player the real length); successful answers and
+// errors already in JSON pass through untouched.
+func FileServerErrors(log *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&fileErrorWriter{ResponseWriter: w, log: log, req: r}, r)
+	})
+}
+
+// fileErrorWriter replaces an error status written without a JSON body by WriteErrorTo's
+// answer, and drops the body the handler writes after it.
+type fileErrorWriter struct {
+	http.ResponseWriter
+	log         *slog.Logger
+	req         *http.Request
+	wroteHeader bool
+	replaced    bool
+}
+
+func (w *fileErrorWriter) WriteHeader(status int) {
+	if w.wroteHeader {
+		w.ResponseWriter.WriteHeader(status) // superfluous; net/http says so in its log
+		return
+	}
+	w.wroteHeader = true
+	if status < 400 || strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.replaced = true
+	e := fileServerError(status)
+	if e.Kind == errs.KindInternal {
+		w.log.ErrorContext(w.req.Context(), "internal error", "method", w.req.Method, "path", w.req.URL.Path, "error", e.Err)
+	}
+	// The file's caching headers were set before the handler knew it would fail; an error
+	// must not be kept for a year as if it were the file.
+	for _, k := range []string{"Cache-Control", "Etag", "Last-Modified", "Content-Length"} {
+		w.Header().Del(k)
+	}
+	WriteErrorTo(w.ResponseWriter, e)
+}
+
+func (w *fileErrorWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.replaced {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes, deadlines).
+func (w *fileErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// fileServerError is the API error for a status a file server chose on its own.
+func fileServerError(status int) *errs.Error {
+	switch status {
+	case http.StatusNotFound:
+		return errs.NotFound("File not found")
+	case http.StatusRequestedRangeNotSatisfiable:
+		return errs.RangeNotSatisfiable("The requested range is not satisfiable for this file")
+	case http.StatusPreconditionFailed:
+		return errs.PreconditionFailed("The file does not meet the request's preconditions")
+	}
+	return errs.Internal(fmt.Errorf("the file server answered %d", status))
 }
 
 func writeHeaders(h http.Header, e *errs.Error) {

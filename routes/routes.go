@@ -123,7 +123,8 @@ func New(d Deps) (*gin.Engine, error) {
 		return nil, fmt.Errorf("BCRYPT_COST=%d: %w", d.Config.BcryptCost, err)
 	}
 
-	uploads := http.StripPrefix(storage.URLPrefix, d.Store.Handler())
+	// The file server's own errors (a bad Range, a failed precondition) answer JSON too.
+	uploads := middleware.FileServerErrors(d.Log, http.StripPrefix(storage.URLPrefix, d.Store.Handler()))
 	r.GET("/uploads/*name", gin.WrapH(uploads))
 	r.HEAD("/uploads/*name", gin.WrapH(uploads))
 
