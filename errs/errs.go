@@ -31,6 +31,9 @@ const (
 	// If-Match or If-Unmodified-Since.
 	KindRangeNotSatisfiable
 	KindPreconditionFailed
+	// The client went away before the answer (its request context was cancelled): nothing is
+	// sent, the request is logged and counted as nginx's 499.
+	KindClientClosed
 )
 
 // Machine codes of API.md that more than one place returns.
@@ -140,6 +143,12 @@ func RangeNotSatisfiable(message string) *Error {
 // does not hold.
 func PreconditionFailed(message string) *Error {
 	return &Error{Kind: KindPreconditionFailed, Code: "precondition_failed", Message: message}
+}
+
+// ClientClosed marks err, the failure of a request whose client went away (a query or a read
+// cancelled with its context), as no fault of the server; err is logged.
+func ClientClosed(err error) *Error {
+	return &Error{Kind: KindClientClosed, Code: "client_closed_request", Message: "Client closed the request", Err: err}
 }
 
 // Internal wraps an unexpected error; the client sees a generic message, err is logged.

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,7 +32,13 @@ var kindStatus = map[errs.Kind]int{
 
 	errs.KindRangeNotSatisfiable: http.StatusRequestedRangeNotSatisfiable,
 	errs.KindPreconditionFailed:  http.StatusPreconditionFailed,
+	errs.KindClientClosed:        StatusClientClosedRequest,
 }
+
+// StatusClientClosedRequest is nginx's 499: the client closed the connection before the
+// answer. It is never sent (nobody is there to read it); logs and metrics count it, so a
+// client giving up is told apart from a server failure.
+const StatusClientClosedRequest = 499
 
 // errorBody is the JSON shape of every error response.
 type errorBody struct {
@@ -59,6 +66,11 @@ func ErrorHandler(log *slog.Logger) gin.HandlerFunc {
 			return
 		}
 		err := c.Errors.Last().Err
+		if c.Writer.Written() && clientClosed(c, err) {
+			log.InfoContext(c.Request.Context(), "client closed the request",
+				"request_id", RequestID(c), "method", c.Request.Method, "path", c.Request.URL.Path, "error", err)
+			return
+		}
 		if c.Writer.Written() {
 			log.ErrorContext(c.Request.Context(), "error after the response was written",
 				"request_id", RequestID(c), "error", err)
@@ -71,7 +83,18 @@ func ErrorHandler(log *slog.Logger) gin.HandlerFunc {
 // WriteError classifies err and writes its JSON response; internal details go to the log only.
 func WriteError(c *gin.Context, log *slog.Logger, err error) {
 	e := Classify(err)
+	if clientClosed(c, err) {
+		e = errs.ClientClosed(err)
+	}
 	switch e.Kind {
+	case errs.KindClientClosed:
+		log.InfoContext(c.Request.Context(), "client closed the request",
+			"request_id", RequestID(c), "method", c.Request.Method, "path", c.Request.URL.Path, "error", err)
+		// The status is for Logger and Metrics only: ErrAbortHandler makes net/http drop the
+		// connection without writing a byte, where Gin would otherwise send its headers.
+		c.Status(kindStatus[e.Kind])
+		c.Abort()
+		panic(http.ErrAbortHandler)
 	case errs.KindInternal:
 		log.ErrorContext(c.Request.Context(), "internal error",
 			"request_id", RequestID(c), "method", c.Request.Method, "path", c.Request.URL.Path, "error", err)
@@ -169,6 +192,14 @@ func writeHeaders(h http.Header, e *errs.Error) {
 		secs := int(e.RetryAfter.Round(time.Second) / time.Second)
 		h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	}
+}
+
+// clientClosed reports whether err is the failure of a request whose client went away: net/http
+// cancels the request's context when the connection closes, so whatever the handler waited on
+// (a query, a lock, a read) fails with context.Canceled. Both must hold: a context.Canceled
+// from a context the server cancelled itself, while the client still waits, is a bug to report.
+func clientClosed(c *gin.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(c.Request.Context().Err(), context.Canceled)
 }
 
 // Classify turns any error into an *errs.Error: kinds pass through (the store has already

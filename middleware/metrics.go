@@ -46,16 +46,20 @@ func (m *Metrics) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		m.inFlight.Inc()
-		defer m.inFlight.Dec()
+		// Deferred, so a request aborted with http.ErrAbortHandler (a client that went away,
+		// counted as 499) is counted too.
+		defer func() {
+			m.inFlight.Dec()
+			route := c.FullPath()
+			if route == "" {
+				route = "unmatched"
+			}
+			status := strconv.Itoa(c.Writer.Status())
+			method := methodLabel(c.Request.Method)
+			m.requests.WithLabelValues(method, route, status).Inc()
+			m.latency.WithLabelValues(method, route, status).Observe(time.Since(start).Seconds())
+		}()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
-		status := strconv.Itoa(c.Writer.Status())
-		method := methodLabel(c.Request.Method)
-		m.requests.WithLabelValues(method, route, status).Inc()
-		m.latency.WithLabelValues(method, route, status).Observe(time.Since(start).Seconds())
 	}
 }
 

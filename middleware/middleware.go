@@ -60,25 +60,29 @@ func newRequestID() string {
 func Logger(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
+		// Deferred, so a request aborted with http.ErrAbortHandler (a client that went away,
+		// logged as 499) is logged too.
+		defer func() {
+			status := c.Writer.Status()
+			level := slog.LevelInfo
+			switch {
+			case status >= 500:
+				level = slog.LevelError
+			case status >= 400:
+				level = slog.LevelWarn
+			}
+			log.LogAttrs(c.Request.Context(), level, "request",
+				slog.String("request_id", RequestID(c)),
+				slog.String("method", c.Request.Method),
+				slog.String("path", c.Request.URL.Path),
+				slog.String("route", c.FullPath()),
+				slog.Int("status", status),
+				slog.Int("bytes", max(c.Writer.Size(), 0)), // -1 when nothing was written
+				slog.Duration("latency", time.Since(start)),
+				slog.String("client_ip", c.ClientIP()),
+			)
+		}()
 		c.Next()
-		status := c.Writer.Status()
-		level := slog.LevelInfo
-		switch {
-		case status >= 500:
-			level = slog.LevelError
-		case status >= 400:
-			level = slog.LevelWarn
-		}
-		log.LogAttrs(c.Request.Context(), level, "request",
-			slog.String("request_id", RequestID(c)),
-			slog.String("method", c.Request.Method),
-			slog.String("path", c.Request.URL.Path),
-			slog.String("route", c.FullPath()),
-			slog.Int("status", status),
-			slog.Int("bytes", c.Writer.Size()),
-			slog.Duration("latency", time.Since(start)),
-			slog.String("client_ip", c.ClientIP()),
-		)
 	}
 }
 
