@@ -34,6 +34,8 @@ const (
 	// The client went away before the answer (its request context was cancelled): nothing is
 	// sent, the request is logged and counted as nginx's 499.
 	KindClientClosed
+	// The request body did not arrive within its route's deadline (a slow or stalled client).
+	KindRequestTimeout
 )
 
 // Machine codes of API.md that more than one place returns.
@@ -149,6 +151,12 @@ func PreconditionFailed(message string) *Error {
 // cancelled with its context), as no fault of the server; err is logged.
 func ClientClosed(err error) *Error {
 	return &Error{Kind: KindClientClosed, Code: "client_closed_request", Message: "Client closed the request", Err: err}
+}
+
+// RequestTimeout is a 408: the client did not send its request body within the time its route
+// allows; err (the read's deadline error) is kept for the log.
+func RequestTimeout(message string, err error) *Error {
+	return &Error{Kind: KindRequestTimeout, Code: "request_timeout", Message: message, Err: err}
 }
 
 // Internal wraps an unexpected error; the client sees a generic message, err is logged.

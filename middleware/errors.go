@@ -33,6 +33,7 @@ var kindStatus = map[errs.Kind]int{
 	errs.KindRangeNotSatisfiable: http.StatusRequestedRangeNotSatisfiable,
 	errs.KindPreconditionFailed:  http.StatusPreconditionFailed,
 	errs.KindClientClosed:        StatusClientClosedRequest,
+	errs.KindRequestTimeout:      http.StatusRequestTimeout,
 }
 
 // StatusClientClosedRequest is nginx's 499: the client closed the connection before the
@@ -218,12 +219,16 @@ func Classify(err error) *errs.Error {
 
 // decodeError maps the failures of reading a JSON body: 413 over the cap, 400 invalid_json for
 // malformed JSON or a body that is not an object, 400 validation_failed for a field of the
-// wrong type. It returns nil for errors of any other origin.
+// wrong type; a failure the body already gave a kind (its read deadline passed: 408, see
+// BodyLimits) keeps it. It returns nil for errors of any other origin.
 func decodeError(err error) *errs.Error {
+	var kind *errs.Error
 	var maxBytes *http.MaxBytesError
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &kind):
+		return kind
 	case errors.As(err, &maxBytes):
 		return errs.TooLarge(fmt.Sprintf("Request body is larger than %d bytes", maxBytes.Limit))
 	case errors.As(err, &typeErr):

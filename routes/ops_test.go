@@ -1,6 +1,7 @@
 package routes_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -8,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -279,5 +282,192 @@ func TestClientClosingTheRequestIsA499NotAnInternalError(t *testing.T) {
 	}
 	if bad := `route="/api/videos/:id",status="500"`; strings.Contains(metrics, bad) {
 		t.Errorf("/metrics counts the closed request as a 500: %s", bad)
+	}
+}
+
+// slowRequest sends a request over a raw connection to addr the way a slow or stalled client
+// does: the request line and headers at once, then the body chunk bytes at a time, one chunk
+// every interval, until the body is sent or the server starts answering. It returns the
+// answer. A server that never answers fails the test after a generous wait.
+func slowRequest(t *testing.T, addr, head string, body []byte, chunk int, interval time.Duration) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	answering := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for i := 0; i < len(body); i += chunk {
+			select {
+			case <-answering:
+				return // a server that answered early closes the connection; stop writing to it
+			case <-time.After(interval):
+			}
+			if _, err := conn.Write(body[i:min(i+chunk, len(body))]); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { <-sent }()
+
+	_ = conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	br := bufio.NewReader(conn)
+	if _, err := br.Peek(1); err != nil {
+		close(answering)
+		t.Fatalf("no answer to a slow body: %v", err)
+	}
+	close(answering)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the answer's body: %v", err)
+	}
+	return resp, b
+}
+
+// A body that arrives too slowly must not hold a connection (and a goroutine, and a database
+// connection if the handler got one) for the server's whole ReadTimeout: each request's body
+// has a deadline that fits its route, BODY_READ_TIMEOUT for JSON and UPLOAD_READ_TIMEOUT for
+// the multipart uploads, and past it the client gets a JSON 408.
+func TestSlowBodiesMeetTheirRoutesDeadline(t *testing.T) {
+	multipartBody := func(boundary string) []byte {
+		return []byte("--" + boundary + "\r\nContent-Disposition: form-data; name=\"bio\"\r\n\r\n" +
+			strings.Repeat("slow upload ", 10) + "\r\n--" + boundary + "--\r\n")
+	}
+	const boundary = "XyZzY"
+	check408 := func(t *testing.T, what, method, path string, resp *http.Response, body []byte) {
+		t.Helper()
+		if resp.StatusCode != http.StatusRequestTimeout {
+			t.Fatalf("%s: %d %s, want 408", what, resp.StatusCode, body)
+		}
+		var e errorJSON
+		if err := json.Unmarshal(body, &e); err != nil || e.Code != "request_timeout" || e.Message == "" {
+			t.Fatalf("%s: body %s, want the JSON error request_timeout", what, body)
+		}
+		req := httptest.NewRequest(method, path, nil)
+		if err := contract.Check(req, resp.StatusCode, resp.Header, body); err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+
+	t.Run("a JSON body past BODY_READ_TIMEOUT is 408", func(t *testing.T) {
+		r := newRouterWithEnv(t, map[string]string{"BODY_READ_TIMEOUT": "1s", "UPLOAD_READ_TIMEOUT": "1h", "BCRYPT_COST": "4"})
+		srv := httptest.NewServer(r)
+		defer srv.Close()
+		body := []byte(`{"email":"slow@example.com","password":"` + strings.Repeat("p", 900) + `"}`)
+		head := fmt.Sprintf("POST /api/users/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+		resp, got := slowRequest(t, srv.Listener.Addr().String(), head, body, 1, 100*time.Millisecond)
+		check408(t, "login", "POST", "/api/users/login", resp, got)
+	})
+
+	t.Run("a JSON body to an upload route keeps the JSON deadline", func(t *testing.T) {
+		r := newRouterWithEnv(t, map[string]string{"BODY_READ_TIMEOUT": "1s", "UPLOAD_READ_TIMEOUT": "1h", "BCRYPT_COST": "4"})
+		srv := httptest.NewServer(r)
+		defer srv.Close()
+		id, token := registerAndLogin(t, r)
+		body := []byte(`{"bio":"` + strings.Repeat("b", 200) + `"}`)
+		path := fmt.Sprintf("/api/users/%d", id)
+		head := fmt.Sprintf("PUT %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+			path, token, len(body))
+		resp, got := slowRequest(t, srv.Listener.Addr().String(), head, body, 1, 100*time.Millisecond)
+		check408(t, "JSON profile edit", "PUT", path, resp, got)
+	})
+
+	t.Run("a multipart upload past UPLOAD_READ_TIMEOUT is 408", func(t *testing.T) {
+		r := newRouterWithEnv(t, map[string]string{"BODY_READ_TIMEOUT": "1h", "UPLOAD_READ_TIMEOUT": "1s", "BCRYPT_COST": "4"})
+		srv := httptest.NewServer(r)
+		defer srv.Close()
+		id, token := registerAndLogin(t, r)
+		body := multipartBody(boundary)
+		path := fmt.Sprintf("/api/users/%d", id)
+		head := fmt.Sprintf("PUT %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n",
+			path, token, boundary, len(body))
+		resp, got := slowRequest(t, srv.Listener.Addr().String(), head, body, 1, 100*time.Millisecond)
+		check408(t, "multipart profile edit", "PUT", path, resp, got)
+	})
+
+	t.Run("a multipart upload may take longer than BODY_READ_TIMEOUT", func(t *testing.T) {
+		r := newRouterWithEnv(t, map[string]string{"BODY_READ_TIMEOUT": "1s", "UPLOAD_READ_TIMEOUT": "1h", "BCRYPT_COST": "4"})
+		srv := httptest.NewServer(r)
+		defer srv.Close()
+		id, token := registerAndLogin(t, r)
+		body := multipartBody(boundary)
+		path := fmt.Sprintf("/api/users/%d", id)
+		head := fmt.Sprintf("PUT %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n",
+			path, token, boundary, len(body))
+		start := time.Now()
+		// About 2.5 s of dribbling: past the JSON deadline, far within the upload's.
+		resp, got := slowRequest(t, srv.Listener.Addr().String(), head, body, len(body)/50+1, 50*time.Millisecond)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(got), "slow upload") {
+			t.Fatalf("slow multipart edit after %v: %d %s, want 200", time.Since(start), resp.StatusCode, got)
+		}
+	})
+}
+
+// The body deadline bounds the sending of the body, not the work after it: once the body is
+// in, the handler may take longer than BODY_READ_TIMEOUT (here it waits on a row lock) and
+// still answers. (net/http watches the connection while a handler runs, to notice a client
+// that goes away; a deadline that reached that watch, or a deadline on the request's context,
+// would cancel the request when it passed.)
+func TestBodyDeadlineDoesNotCutTheHandlerShort(t *testing.T) {
+	r := newRouterWithEnv(t, map[string]string{"BODY_READ_TIMEOUT": "1s", "BCRYPT_COST": "4"})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	_, token := registerAndLogin(t, r)
+	w := do(r, "POST", "/api/videos", strings.NewReader(`{"videoUrl":"https://cdn.example.com/late.mp4"}`),
+		"Content-Type", "application/json", "Authorization", "Bearer "+token)
+	var video struct {
+		ID int `json:"id"`
+	}
+	if w.Code != 201 || json.Unmarshal(w.Body.Bytes(), &video) != nil {
+		t.Fatalf("create video = %d %s", w.Code, w.Body)
+	}
+
+	lock := db.Begin()
+	defer lock.Rollback()
+	testdb.MustRun(t, lock, `SELECT id FROM videos WHERE id = ? FOR UPDATE`, video.ID)
+	req, err := http.NewRequest("PUT", fmt.Sprintf("%s/api/videos/%d", srv.URL, video.ID), strings.NewReader(`{"caption":"late"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		answered <- answer{resp.StatusCode, string(b), err}
+	}()
+	waitFor(t, "the edit to wait on the row lock", func() bool {
+		var waiting int
+		testdb.MustScan(t, db, &waiting, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%videos%'`)
+		return waiting > 0
+	})
+	time.Sleep(2 * time.Second) // past the body's deadline: only a lower bound matters here
+	lock.Rollback()
+	a := <-answered
+	if a.err != nil || a.status != 200 || !strings.Contains(a.body, `"caption":"late"`) {
+		t.Fatalf("an edit that waited past BODY_READ_TIMEOUT after its body was in: %d %s %v", a.status, a.body, a.err)
 	}
 }
