@@ -396,6 +396,28 @@ func TestSlowBodiesMeetTheirRoutesDeadline(t *testing.T) {
 		check408(t, "multipart profile edit", "PUT", path, resp, got)
 	})
 
+	t.Run("a video stalled mid-file is 408 and leaves no file", func(t *testing.T) {
+		dir := t.TempDir()
+		r := newRouterWithEnv(t, map[string]string{"BODY_READ_TIMEOUT": "1h", "UPLOAD_READ_TIMEOUT": "1s",
+			"BCRYPT_COST": "4", "UPLOAD_DIR": dir})
+		srv := httptest.NewServer(r)
+		defer srv.Close()
+		_, token := registerAndLogin(t, r)
+		video := append([]byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"), make([]byte, 4096)...)
+		body := append([]byte("--"+boundary+"\r\nContent-Disposition: form-data; name=\"video\"; filename=\"v.mp4\"\r\n"+
+			"Content-Type: video/mp4\r\n\r\n"), video...)
+		body = append(body, "\r\n--"+boundary+"--\r\n"...)
+		head := fmt.Sprintf("POST /api/videos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n",
+			token, boundary, len(body))
+		// The headers and the first kilobyte at once, then a trickle.
+		resp, got := slowRequest(t, srv.Listener.Addr().String(), head, body, 1024, 500*time.Millisecond)
+		check408(t, "video upload", "POST", "/api/videos", resp, got)
+		entries, err := os.ReadDir(dir)
+		if err != nil || len(entries) != 0 {
+			t.Fatalf("files left by a timed-out upload: %v %v", entries, err)
+		}
+	})
+
 	t.Run("a multipart upload may take longer than BODY_READ_TIMEOUT", func(t *testing.T) {
 		r := newRouterWithEnv(t, map[string]string{"BODY_READ_TIMEOUT": "1s", "UPLOAD_READ_TIMEOUT": "1h", "BCRYPT_COST": "4"})
 		srv := httptest.NewServer(r)
