@@ -152,7 +152,8 @@ func (w *fileErrorWriter) WriteHeader(status int) {
 	w.replaced = true
 	e := fileServerError(status)
 	if e.Kind == errs.KindInternal {
-		w.log.ErrorContext(w.req.Context(), "internal error", "method", w.req.Method, "path", w.req.URL.Path, "error", e.Err)
+		w.log.ErrorContext(w.req.Context(), "internal error", "request_id", w.Header().Get(HeaderRequestID),
+			"method", w.req.Method, "path", w.req.URL.Path, "error", e.Err)
 	}
 	// The file's caching headers were set before the handler knew it would fail; an error
 	// must not be kept for a year as if it were the file.
