@@ -116,7 +116,9 @@ func serveUntilDone(ctx context.Context, ln net.Listener, handler http.Handler, 
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		// Uploads of up to MAX_VIDEO_MB and video downloads on slow links take a while.
+		// A backstop: each route's body gets its own, shorter or longer, read deadline from
+		// the body-limit middleware (BODY_READ_TIMEOUT, UPLOAD_READ_TIMEOUT). Video downloads
+		// on slow links take a while (WriteTimeout).
 		ReadTimeout:    10 * time.Minute,
 		WriteTimeout:   10 * time.Minute,
 		IdleTimeout:    2 * time.Minute,

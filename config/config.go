@@ -58,6 +58,10 @@ type Config struct {
 	MaxVideoMB     int
 	MaxJSONBytes   int64
 	TrustedProxies []string
+	// BodyReadTimeout bounds how long a client may take to send a request body (JSON, or
+	// anything but an upload); UploadReadTimeout does for the multipart uploads.
+	BodyReadTimeout   time.Duration
+	UploadReadTimeout time.Duration
 
 	RateLoginPerIP           int
 	RateLoginFailsPerAccount int
@@ -122,6 +126,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		MaxVideoMB:     r.intRange("MAX_VIDEO_MB", 100, 1, 10240),
 		MaxJSONBytes:   int64(r.intRange("MAX_JSON_BYTES", 1<<20, 1024, 64<<20)),
 		TrustedProxies: r.list("TRUSTED_PROXIES", nil),
+
+		BodyReadTimeout:   r.positiveDuration("BODY_READ_TIMEOUT", 10*time.Second),
+		UploadReadTimeout: r.positiveDuration("UPLOAD_READ_TIMEOUT", 10*time.Minute),
 
 		RateLoginPerIP:           r.intRange("RATE_LOGIN_PER_IP", 30, 0, 1_000_000),
 		RateLoginFailsPerAccount: r.intRange("RATE_LOGIN_FAILS_PER_ACCOUNT", 10, 0, 1_000_000),

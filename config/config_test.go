@@ -18,7 +18,8 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 	if c.Port != 8000 || c.AppEnv != EnvDevelopment || c.JWTExpiresIn != 24*time.Hour || c.BcryptCost != 10 ||
 		c.MaxVideoMB != 100 || c.DBConnectTimeout != 30*time.Second || c.RateLoginPerIP != 30 ||
 		c.RateLoginFailsPerAccount != 10 || c.RateRegisterPerIP != 10 || len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "*" ||
-		c.LogFormat != "text" || !c.AutoMigrate || c.MaxJSONBytes != 1<<20 || c.DBMaxIdleConns != c.DBMaxOpenConns {
+		c.LogFormat != "text" || !c.AutoMigrate || c.MaxJSONBytes != 1<<20 || c.DBMaxIdleConns != c.DBMaxOpenConns ||
+		c.BodyReadTimeout != 10*time.Second || c.UploadReadTimeout != 10*time.Minute {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if !c.JWTSecretGenerated || len(c.JWTSecret) < 32 {
@@ -41,6 +42,8 @@ func TestBadValuesStopTheStartNamingTheVariable(t *testing.T) {
 		{"negative rate limit", "RATE_LOGIN_PER_IP", "-1", "RATE_LOGIN_PER_IP"},
 		{"database URL scheme", "DATABASE_URL", "mysql://x", "DATABASE_URL"},
 		{"idle above open", "DB_MAX_IDLE_CONNS", "500", "DB_MAX_IDLE_CONNS"},
+		{"zero body deadline", "BODY_READ_TIMEOUT", "0s", "BODY_READ_TIMEOUT"},
+		{"upload deadline without unit", "UPLOAD_READ_TIMEOUT", "600", "UPLOAD_READ_TIMEOUT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

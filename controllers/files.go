@@ -98,12 +98,17 @@ func (f *StoredFiles) fileField(form uploadForm, field, fileName string) (fileFi
 	return spec, ok && fileName != ""
 }
 
-// readError is the kind of a failure to read the form itself: over the body's cap is 413,
-// anything else (a body cut short, a broken boundary) is a malformed form.
+// readError is the kind of a failure to read the form itself: over the body's cap is 413, a
+// failure the body already gave a kind (its read deadline passed: 408) keeps it, anything else
+// (a body cut short, a broken boundary) is a malformed form.
 func readError(err error) error {
 	var maxBytes *http.MaxBytesError
 	if errors.As(err, &maxBytes) {
 		return errs.TooLarge("The upload is too large")
+	}
+	var kind *errs.Error
+	if errors.As(err, &kind) {
+		return kind
 	}
 	return errs.Invalid(errs.CodeInvalidMultipart, "Request body is not a valid multipart form")
 }

@@ -27,6 +27,15 @@ const (
 	KindUnsupportedMedia
 	KindRateLimited
 	KindUnavailable
+	// The file server's own refusals (/uploads): a Range outside the file, a failed
+	// If-Match or If-Unmodified-Since.
+	KindRangeNotSatisfiable
+	KindPreconditionFailed
+	// The client went away before the answer (its request context was cancelled): nothing is
+	// sent, the request is logged and counted as nginx's 499.
+	KindClientClosed
+	// The request body did not arrive within its route's deadline (a slow or stalled client).
+	KindRequestTimeout
 )
 
 // Machine codes of API.md that more than one place returns.
@@ -125,6 +134,29 @@ func RateLimited(retryAfter time.Duration) *Error {
 // logged.
 func Unavailable(message string, err error) *Error {
 	return &Error{Kind: KindUnavailable, Code: "unavailable", Message: message, Err: err}
+}
+
+// RangeNotSatisfiable is a 416: the Range of a file request lies outside the file.
+func RangeNotSatisfiable(message string) *Error {
+	return &Error{Kind: KindRangeNotSatisfiable, Code: "range_not_satisfiable", Message: message}
+}
+
+// PreconditionFailed is a 412: a conditional file request (If-Match, If-Unmodified-Since)
+// does not hold.
+func PreconditionFailed(message string) *Error {
+	return &Error{Kind: KindPreconditionFailed, Code: "precondition_failed", Message: message}
+}
+
+// ClientClosed marks err, the failure of a request whose client went away (a query or a read
+// cancelled with its context), as no fault of the server; err is logged.
+func ClientClosed(err error) *Error {
+	return &Error{Kind: KindClientClosed, Code: "client_closed_request", Message: "Client closed the request", Err: err}
+}
+
+// RequestTimeout is a 408: the client did not send its request body within the time its route
+// allows; err (the read's deadline error) is kept for the log.
+func RequestTimeout(message string, err error) *Error {
+	return &Error{Kind: KindRequestTimeout, Code: "request_timeout", Message: message, Err: err}
 }
 
 // Internal wraps an unexpected error; the client sees a generic message, err is logged.

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -9,8 +10,10 @@ import (
 )
 
 // Metrics counts requests and observes their latency by method, route template and status.
-// The route is Gin's template (/api/videos/:id), so ids do not explode the label set;
-// requests that match no route share the label "unmatched".
+// /metrics is public and every label value is a new series kept for the life of the process,
+// so no value may come from the client as sent: the route is Gin's template
+// (/api/videos/:id), so ids do not explode the label set, and requests that match no route
+// share the label "unmatched"; methods other than the standard ones share "OTHER".
 type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -43,14 +46,35 @@ func (m *Metrics) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		m.inFlight.Inc()
-		defer m.inFlight.Dec()
+		// Deferred, so a request aborted with http.ErrAbortHandler (a client that went away,
+		// counted as 499) is counted too.
+		defer func() {
+			m.inFlight.Dec()
+			route := c.FullPath()
+			if route == "" {
+				route = "unmatched"
+			}
+			status := strconv.Itoa(c.Writer.Status())
+			method := methodLabel(c.Request.Method)
+			m.requests.WithLabelValues(method, route, status).Inc()
+			m.latency.WithLabelValues(method, route, status).Observe(time.Since(start).Seconds())
+		}()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
-		status := strconv.Itoa(c.Writer.Status())
-		m.requests.WithLabelValues(c.Request.Method, route, status).Inc()
-		m.latency.WithLabelValues(c.Request.Method, route, status).Observe(time.Since(start).Seconds())
 	}
+}
+
+// knownMethods are the methods of RFC 9110 and PATCH; a method is a free-form token, so any
+// other one could be made up per request.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+	http.MethodConnect: true, http.MethodTrace: true,
+}
+
+// methodLabel is the method as a label value: itself when standard, else "OTHER".
+func methodLabel(method string) string {
+	if knownMethods[method] {
+		return method
+	}
+	return "OTHER"
 }

@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -60,25 +62,29 @@ func newRequestID() string {
 func Logger(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
+		// Deferred, so a request aborted with http.ErrAbortHandler (a client that went away,
+		// logged as 499) is logged too.
+		defer func() {
+			status := c.Writer.Status()
+			level := slog.LevelInfo
+			switch {
+			case status >= 500:
+				level = slog.LevelError
+			case status >= 400:
+				level = slog.LevelWarn
+			}
+			log.LogAttrs(c.Request.Context(), level, "request",
+				slog.String("request_id", RequestID(c)),
+				slog.String("method", c.Request.Method),
+				slog.String("path", c.Request.URL.Path),
+				slog.String("route", c.FullPath()),
+				slog.Int("status", status),
+				slog.Int("bytes", max(c.Writer.Size(), 0)), // -1 when nothing was written
+				slog.Duration("latency", time.Since(start)),
+				slog.String("client_ip", c.ClientIP()),
+			)
+		}()
 		c.Next()
-		status := c.Writer.Status()
-		level := slog.LevelInfo
-		switch {
-		case status >= 500:
-			level = slog.LevelError
-		case status >= 400:
-			level = slog.LevelWarn
-		}
-		log.LogAttrs(c.Request.Context(), level, "request",
-			slog.String("request_id", RequestID(c)),
-			slog.String("method", c.Request.Method),
-			slog.String("path", c.Request.URL.Path),
-			slog.String("route", c.FullPath()),
-			slog.Int("status", status),
-			slog.Int("bytes", c.Writer.Size()),
-			slog.Duration("latency", time.Since(start)),
-			slog.String("client_ip", c.ClientIP()),
-		)
 	}
 }
 
@@ -157,30 +163,66 @@ func CORS(origins []string) gin.HandlerFunc {
 // BodyLimit caps request bodies at limit bytes: a larger declared Content-Length is refused at
 // once with 413, and reading past the cap fails with *http.MaxBytesError (also a 413).
 func BodyLimit(limit int64) gin.HandlerFunc {
-	return BodyLimits(limit, nil)
+	return BodyLimits(BodyRule{MaxBytes: limit}, nil)
 }
 
-// BodyLimits is BodyLimit with larger caps for multipart uploads: uploads maps "METHOD
-// /route/path" (the route pattern, as c.FullPath() gives it) to the cap of a multipart body
-// sent to that route. Every other request, JSON ones to the same route included, keeps
-// jsonLimit. One middleware decides, because a cap set early in the chain cannot be raised
-// by a later one.
-func BodyLimits(jsonLimit int64, uploads map[string]int64) gin.HandlerFunc {
+// BodyRule is what a route allows a request body: at most MaxBytes, sent within ReadTimeout
+// from the end of the headers (0: no deadline but the server's own ReadTimeout).
+type BodyRule struct {
+	MaxBytes    int64
+	ReadTimeout time.Duration
+}
+
+// BodyLimits is BodyLimit with a read deadline, and with larger caps and longer deadlines for
+// multipart uploads: uploads maps "METHOD /route/path" (the route pattern, as c.FullPath()
+// gives it) to the rule of a multipart body sent to that route. Every other request, JSON
+// ones to the same route included, keeps jsonRule. One middleware decides, because a cap set
+// early in the chain cannot be raised by a later one.
+//
+// The deadline is what keeps a client that sends its body a byte at a time from holding a
+// connection for the server's whole ReadTimeout, which has to be long enough for the largest
+// upload. Past it, reading the body fails with errs.KindRequestTimeout (a JSON 408).
+func BodyLimits(jsonRule BodyRule, uploads map[string]BodyRule) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		limit := jsonLimit
-		if n, ok := uploads[c.Request.Method+" "+c.FullPath()]; ok && isMultipart(c.GetHeader("Content-Type")) {
-			limit = n
+		rule := jsonRule
+		if u, ok := uploads[c.Request.Method+" "+c.FullPath()]; ok && isMultipart(c.GetHeader("Content-Type")) {
+			rule = u
 		}
-		if c.Request.ContentLength > limit {
-			_ = c.Error(errs.TooLarge("Request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"))
+		if c.Request.ContentLength > rule.MaxBytes {
+			_ = c.Error(errs.TooLarge("Request body is larger than " + strconv.FormatInt(rule.MaxBytes, 10) + " bytes"))
 			c.Abort()
 			return
 		}
 		if c.Request.Body != nil && c.Request.Body != http.NoBody {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+			body := http.MaxBytesReader(c.Writer, c.Request.Body, rule.MaxBytes)
+			if rule.ReadTimeout > 0 {
+				// A writer that cannot set deadlines (a test's recorder) reads without one.
+				deadline := time.Now().Add(rule.ReadTimeout)
+				if http.NewResponseController(c.Writer).SetReadDeadline(deadline) == nil {
+					body = &deadlineBody{ReadCloser: body, timeout: rule.ReadTimeout}
+				}
+			}
+			c.Request.Body = body
 		}
 		c.Next()
 	}
+}
+
+// deadlineBody is a request body read under a connection read deadline; past it, reads fail
+// with the kind errs.KindRequestTimeout. net/http itself lifts the deadline once the body has
+// been read to its end (it then watches the connection for a client that goes away), so the
+// deadline bounds the sending of the body, never the handler's work after it.
+type deadlineBody struct {
+	io.ReadCloser
+	timeout time.Duration
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = errs.RequestTimeout("The request body did not arrive within "+b.timeout.String(), err)
+	}
+	return n, err
 }
 
 func isMultipart(contentType string) bool {

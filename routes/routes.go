@@ -83,11 +83,14 @@ func New(d Deps) (*gin.Engine, error) {
 		middleware.Recovery(d.Log),
 		middleware.CORS(d.Config.CORSOrigins),
 		middleware.ErrorHandler(d.Log),
-		// Multipart uploads get their own caps; everything else keeps the JSON cap.
-		middleware.BodyLimits(d.Config.MaxJSONBytes, map[string]int64{
-			"PUT /api/users/:id": controllers.MaxAvatarBytes + uploadSlack,
-			"POST /api/videos":   maxVideoBytes(d.Config) + controllers.MaxThumbnailBytes + uploadSlack,
-		}),
+		// Multipart uploads get their own caps and read deadlines; everything else keeps the
+		// JSON ones.
+		middleware.BodyLimits(middleware.BodyRule{MaxBytes: d.Config.MaxJSONBytes, ReadTimeout: d.Config.BodyReadTimeout},
+			map[string]middleware.BodyRule{
+				"PUT /api/users/:id": {MaxBytes: controllers.MaxAvatarBytes + uploadSlack, ReadTimeout: d.Config.UploadReadTimeout},
+				"POST /api/videos": {MaxBytes: maxVideoBytes(d.Config) + controllers.MaxThumbnailBytes + uploadSlack,
+					ReadTimeout: d.Config.UploadReadTimeout},
+			}),
 	)
 	r.NoRoute(func(c *gin.Context) {
 		_ = c.Error(errs.NotFound("Route not found: " + c.Request.Method + " " + c.Request.URL.Path))
@@ -123,7 +126,8 @@ func New(d Deps) (*gin.Engine, error) {
 		return nil, fmt.Errorf("BCRYPT_COST=%d: %w", d.Config.BcryptCost, err)
 	}
 
-	uploads := http.StripPrefix(storage.URLPrefix, d.Store.Handler())
+	// The file server's own errors (a bad Range, a failed precondition) answer JSON too.
+	uploads := middleware.FileServerErrors(d.Log, http.StripPrefix(storage.URLPrefix, d.Store.Handler()))
 	r.GET("/uploads/*name", gin.WrapH(uploads))
 	r.HEAD("/uploads/*name", gin.WrapH(uploads))
 
