@@ -75,7 +75,7 @@ func Logger(log *slog.Logger) gin.HandlerFunc {
 			}
 			log.LogAttrs(c.Request.Context(), level, "request",
 				slog.String("request_id", RequestID(c)),
-				slog.String("method", c.Request.Method),
+				slog.String("method", methodLabel(c.Request.Method)), // bounded: a made-up method is OTHER
 				slog.String("path", c.Request.URL.Path),
 				slog.String("route", c.FullPath()),
 				slog.Int("status", status),

@@ -33,6 +33,7 @@ func testConfig(t *testing.T) config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.UploadDir = t.TempDir() // not the default ./uploads, which would land in the source tree
 	return cfg
 }
 
@@ -189,6 +190,9 @@ func newRouterWithEnv(t *testing.T, env map[string]string) *gin.Engine {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, set := env["UPLOAD_DIR"]; !set {
+		cfg.UploadDir = t.TempDir()
 	}
 	r, err := routes.New(routes.Deps{Config: cfg, DB: db})
 	if err != nil {
