@@ -110,11 +110,35 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Pair, *models.User,
 	if err := s.LoginFails.Reset(ctx, key); err != nil {
 		return Pair{}, nil, err
 	}
-	pair, err := s.issue(ctx, s.Store, user.ID, user.TokenVersion, NewFamilyID())
+	pair, err := s.open(ctx, user.ID, user.Password)
 	if err != nil {
 		return Pair{}, nil, err
 	}
 	return pair, user, nil
+}
+
+// open starts a new session of user, whose password was just checked against checked (a
+// hash). The refresh token is stored under a share lock on the user row, after checking that
+// the hash is still checked: a password change or a logout-everywhere (which update that row
+// first) then either commits before, and the login fails or issues at the new token version,
+// or waits for the login to commit, and revokes its session. Without the lock a login with
+// the old password could outlive a password change: under READ COMMITTED the revocation's
+// UPDATE does not see a token inserted by a transaction still running, and inserting one takes
+// only a key-share lock on the user, which does not wait for that update.
+func (s *Service) open(ctx context.Context, user int32, checked string) (Pair, error) {
+	var pair Pair
+	err := s.Store.Transact(ctx, func(tx *store.Store) error {
+		hash, version, err := tx.Users.LockCredentials(ctx, user)
+		if errs.Is(err, errs.KindNotFound) || (err == nil && hash != checked) {
+			return errs.Unauthorized(errs.CodeInvalidCredentials, MsgInvalidCredentials)
+		}
+		if err != nil {
+			return err
+		}
+		pair, err = s.issue(ctx, tx, user, version, NewFamilyID())
+		return err
+	})
+	return pair, err
 }
 
 func (s *Service) notBlocked(ctx context.Context, key string) error {
@@ -249,9 +273,12 @@ func (s *Service) ChangePassword(ctx context.Context, user int32, current, next 
 	}
 	var pair Pair
 	err = s.Store.Transact(ctx, func(tx *store.Store) error {
-		version, err := tx.Users.SetPassword(ctx, user, hash)
+		version, ok, err := tx.Users.SetPassword(ctx, user, u.Password, hash)
 		if err != nil {
 			return err
+		}
+		if !ok { // another change won the race: current was checked against a stale hash
+			return errs.InvalidField("currentPassword", "is incorrect")
 		}
 		if err := tx.Sessions.RevokeAll(ctx, user, time.Now().UTC()); err != nil {
 			return err

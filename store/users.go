@@ -145,6 +145,25 @@ func (s *Users) LockTokenVersion(ctx context.Context, id int32) (int32, error) {
 	return s.tokenVersion(ctx, `SELECT token_version FROM users WHERE id = ? FOR SHARE`, id)
 }
 
+// LockCredentials reads the user's password hash and token version with a share lock on the
+// user row, inside a transaction: a login opens its session under it, so a password change
+// or a logout-everywhere either waits for the login to commit (and revokes its session) or
+// has committed before (and the login sees the new hash or version).
+func (s *Users) LockCredentials(ctx context.Context, id int32) (hash string, version int32, err error) {
+	var rows []struct {
+		Password     string `gorm:"column:password"`
+		TokenVersion int32  `gorm:"column:token_version"`
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT password, token_version FROM users WHERE id = ? FOR SHARE`, id).
+		Scan(&rows).Error; err != nil {
+		return "", 0, translate(err)
+	}
+	if len(rows) == 0 {
+		return "", 0, errUserNotFound
+	}
+	return rows[0].Password, rows[0].TokenVersion, nil
+}
+
 func (s *Users) tokenVersion(ctx context.Context, query string, id int32) (int32, error) {
 	var versions []int32
 	if err := s.db.WithContext(ctx).Raw(query, id).Scan(&versions).Error; err != nil {
@@ -161,18 +180,21 @@ func (s *Users) BumpTokenVersion(ctx context.Context, id int32) error {
 	return translate(s.db.WithContext(ctx).Exec(`UPDATE users SET token_version = token_version + 1 WHERE id = ?`, id).Error)
 }
 
-// SetPassword stores a new password hash and bumps the token version (every access token
-// issued before stops working); it returns the new version.
-func (s *Users) SetPassword(ctx context.Context, id int32, hash string) (int32, error) {
+// SetPassword replaces the password hash checked (the one the caller compared the current
+// password with) by hash and bumps the token version (every access token issued before stops
+// working); it returns the new version. The check and the write are one UPDATE, so of two
+// changes that checked the same old password only the first applies: ok is false when the
+// stored hash is no longer checked. NotFound when the user is gone.
+func (s *Users) SetPassword(ctx context.Context, id int32, checked, hash string) (version int32, ok bool, err error) {
 	var versions []int32
 	if err := s.db.WithContext(ctx).Raw(`UPDATE users SET password = ?, token_version = token_version + 1, updated_at = ?
-		WHERE id = ? RETURNING token_version`, hash, time.Now().UTC(), id).Scan(&versions).Error; err != nil {
-		return 0, translate(err)
+		WHERE id = ? AND password = ? RETURNING token_version`, hash, time.Now().UTC(), id, checked).Scan(&versions).Error; err != nil {
+		return 0, false, translate(err)
 	}
 	if len(versions) == 0 {
-		return 0, errUserNotFound
+		return 0, false, s.Exists(ctx, id)
 	}
-	return versions[0], nil
+	return versions[0], true, nil
 }
 
 // TextChange is an edit of a nullable text column: Set false leaves it as it is; Value nil
