@@ -15,11 +15,11 @@ import (
 // Limiter counts attempts per key in a window (middleware.MemoryLimiter, or a limiter shared
 // by several instances).
 type Limiter interface {
-	// Hit counts one attempt for key unless it is at the limit; then it counts nothing and
-	// returns false with the time until the limit lifts.
+	// Hit takes one of key's slots: it counts one attempt unless key is at the limit, and then
+	// counts nothing and returns false with the time until the limit lifts. The check and the
+	// count must be one atomic step, so that of attempts made at once no more are allowed than
+	// there are slots left.
 	Hit(ctx context.Context, key string) (allowed bool, retryAfter time.Duration, err error)
-	// Blocked reports whether key is at the limit, without counting an attempt.
-	Blocked(ctx context.Context, key string) (blocked bool, retryAfter time.Duration, err error)
 	// Reset forgets the attempts of key.
 	Reset(ctx context.Context, key string) error
 }
@@ -40,9 +40,11 @@ type Service struct {
 	Tokens     *Tokens
 	Passwords  PasswordHasher
 	RefreshTTL time.Duration
-	// LoginFails counts failed password checks per account (login: e-mail or username;
-	// password change: user id). It does not count successes, so a user who types the right
-	// password is never locked out by their own earlier typos.
+	// LoginFails limits password checks per account (login: e-mail or username; password
+	// change: user id). Every attempt takes a slot before its password is compared (see
+	// takeAttempt); a success forgets the account's attempts, so a user who types the right
+	// password is never locked out by their own earlier typos, and what stays counted is the
+	// failures.
 	LoginFails Limiter
 }
 
@@ -80,8 +82,8 @@ type Credentials struct {
 }
 
 // Login checks credentials and opens a session. Unknown accounts and wrong passwords get the
-// same answer after the same bcrypt work; failures count per account, and an account at its
-// limit is refused before its password is checked.
+// same answer after the same bcrypt work; attempts count per account, and one past the
+// account's limit is refused before its password is compared.
 func (s *Service) Login(ctx context.Context, c Credentials) (Pair, *models.User, error) {
 	user, err := s.Store.Users.ByLogin(ctx, c.Field, c.Login)
 	if err != nil && !errs.Is(err, errs.KindNotFound) {
@@ -92,7 +94,7 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Pair, *models.User,
 	if user != nil {
 		key = "login:user:" + strconv.Itoa(int(user.ID))
 	}
-	if err := s.notBlocked(ctx, key); err != nil {
+	if err := s.takeAttempt(ctx, key); err != nil {
 		return Pair{}, nil, err
 	}
 	var ok bool
@@ -102,9 +104,6 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Pair, *models.User,
 		ok = s.Passwords.CheckDummy(c.Password)
 	}
 	if !ok {
-		if _, _, err := s.LoginFails.Hit(ctx, key); err != nil {
-			return Pair{}, nil, err
-		}
 		return Pair{}, nil, errs.Unauthorized(errs.CodeInvalidCredentials, MsgInvalidCredentials)
 	}
 	if err := s.LoginFails.Reset(ctx, key); err != nil {
@@ -141,12 +140,16 @@ func (s *Service) open(ctx context.Context, user int32, checked string) (Pair, e
 	return pair, err
 }
 
-func (s *Service) notBlocked(ctx context.Context, key string) error {
-	blocked, retry, err := s.LoginFails.Blocked(ctx, key)
+// takeAttempt takes one of key's slots before a password is compared, or refuses the attempt
+// when none is left. Taking the slot first, in one atomic step, is what bounds a burst: when
+// the check came first and the failure was counted after the comparison, every attempt of a
+// burst passed the check before any had failed, and all of them were compared.
+func (s *Service) takeAttempt(ctx context.Context, key string) error {
+	allowed, retry, err := s.LoginFails.Hit(ctx, key)
 	if err != nil {
 		return err
 	}
-	if blocked {
+	if !allowed {
 		return errs.RateLimited(retry)
 	}
 	return nil
@@ -252,18 +255,15 @@ func (s *Service) Logout(ctx context.Context, user int32, refreshToken string, a
 // account like failed logins). Every access and refresh token issued before stops working;
 // the new pair keeps the device that changed it logged in.
 func (s *Service) ChangePassword(ctx context.Context, user int32, current, next string) (Pair, error) {
-	key := "password:" + strconv.Itoa(int(user))
-	if err := s.notBlocked(ctx, key); err != nil {
-		return Pair{}, err
-	}
 	u, err := s.Store.Users.Get(ctx, user)
 	if err != nil {
 		return Pair{}, err
 	}
+	key := "password:" + strconv.Itoa(int(user))
+	if err := s.takeAttempt(ctx, key); err != nil {
+		return Pair{}, err
+	}
 	if !s.Passwords.Check(u.Password, current) {
-		if _, _, err := s.LoginFails.Hit(ctx, key); err != nil {
-			return Pair{}, err
-		}
 		// 400, not 401: the session is fine, and a 401 would make clients log the user out.
 		return Pair{}, errs.InvalidField("currentPassword", "is incorrect")
 	}
