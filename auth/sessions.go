@@ -15,11 +15,11 @@ import (
 // Limiter counts attempts per key in a window (middleware.MemoryLimiter, or a limiter shared
 // by several instances).
 type Limiter interface {
-	// Hit counts one attempt for key unless it is at the limit; then it counts nothing and
-	// returns false with the time until the limit lifts.
+	// Hit takes one of key's slots: it counts one attempt unless key is at the limit, and then
+	// counts nothing and returns false with the time until the limit lifts. The check and the
+	// count must be one atomic step, so that of attempts made at once no more are allowed than
+	// there are slots left.
 	Hit(ctx context.Context, key string) (allowed bool, retryAfter time.Duration, err error)
-	// Blocked reports whether key is at the limit, without counting an attempt.
-	Blocked(ctx context.Context, key string) (blocked bool, retryAfter time.Duration, err error)
 	// Reset forgets the attempts of key.
 	Reset(ctx context.Context, key string) error
 }
@@ -40,9 +40,11 @@ type Service struct {
 	Tokens     *Tokens
 	Passwords  PasswordHasher
 	RefreshTTL time.Duration
-	// LoginFails counts failed password checks per account (login: e-mail or username;
-	// password change: user id). It does not count successes, so a user who types the right
-	// password is never locked out by their own earlier typos.
+	// LoginFails limits password checks per account (login: e-mail or username; password
+	// change: user id). Every attempt takes a slot before its password is compared (see
+	// takeAttempt); a success forgets the account's attempts, so a user who types the right
+	// password is never locked out by their own earlier typos, and what stays counted is the
+	// failures.
 	LoginFails Limiter
 }
 
@@ -80,8 +82,8 @@ type Credentials struct {
 }
 
 // Login checks credentials and opens a session. Unknown accounts and wrong passwords get the
-// same answer after the same bcrypt work; failures count per account, and an account at its
-// limit is refused before its password is checked.
+// same answer after the same bcrypt work; attempts count per account, and one past the
+// account's limit is refused before its password is compared.
 func (s *Service) Login(ctx context.Context, c Credentials) (Pair, *models.User, error) {
 	user, err := s.Store.Users.ByLogin(ctx, c.Field, c.Login)
 	if err != nil && !errs.Is(err, errs.KindNotFound) {
@@ -92,7 +94,7 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Pair, *models.User,
 	if user != nil {
 		key = "login:user:" + strconv.Itoa(int(user.ID))
 	}
-	if err := s.notBlocked(ctx, key); err != nil {
+	if err := s.takeAttempt(ctx, key); err != nil {
 		return Pair{}, nil, err
 	}
 	var ok bool
@@ -102,27 +104,52 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Pair, *models.User,
 		ok = s.Passwords.CheckDummy(c.Password)
 	}
 	if !ok {
-		if _, _, err := s.LoginFails.Hit(ctx, key); err != nil {
-			return Pair{}, nil, err
-		}
 		return Pair{}, nil, errs.Unauthorized(errs.CodeInvalidCredentials, MsgInvalidCredentials)
 	}
 	if err := s.LoginFails.Reset(ctx, key); err != nil {
 		return Pair{}, nil, err
 	}
-	pair, err := s.issue(ctx, s.Store, user.ID, user.TokenVersion, NewFamilyID())
+	pair, err := s.open(ctx, user.ID, user.Password)
 	if err != nil {
 		return Pair{}, nil, err
 	}
 	return pair, user, nil
 }
 
-func (s *Service) notBlocked(ctx context.Context, key string) error {
-	blocked, retry, err := s.LoginFails.Blocked(ctx, key)
+// open starts a new session of user, whose password was just checked against checked (a
+// hash). The refresh token is stored under a share lock on the user row, after checking that
+// the hash is still checked: a password change or a logout-everywhere (which update that row
+// first) then either commits before, and the login fails or issues at the new token version,
+// or waits for the login to commit, and revokes its session. Without the lock a login with
+// the old password could outlive a password change: under READ COMMITTED the revocation's
+// UPDATE does not see a token inserted by a transaction still running, and inserting one takes
+// only a key-share lock on the user, which does not wait for that update.
+func (s *Service) open(ctx context.Context, user int32, checked string) (Pair, error) {
+	var pair Pair
+	err := s.Store.Transact(ctx, func(tx *store.Store) error {
+		hash, version, err := tx.Users.LockCredentials(ctx, user)
+		if errs.Is(err, errs.KindNotFound) || (err == nil && hash != checked) {
+			return errs.Unauthorized(errs.CodeInvalidCredentials, MsgInvalidCredentials)
+		}
+		if err != nil {
+			return err
+		}
+		pair, err = s.issue(ctx, tx, user, version, NewFamilyID())
+		return err
+	})
+	return pair, err
+}
+
+// takeAttempt takes one of key's slots before a password is compared, or refuses the attempt
+// when none is left. Taking the slot first, in one atomic step, is what bounds a burst: when
+// the check came first and the failure was counted after the comparison, every attempt of a
+// burst passed the check before any had failed, and all of them were compared.
+func (s *Service) takeAttempt(ctx context.Context, key string) error {
+	allowed, retry, err := s.LoginFails.Hit(ctx, key)
 	if err != nil {
 		return err
 	}
-	if blocked {
+	if !allowed {
 		return errs.RateLimited(retry)
 	}
 	return nil
@@ -228,18 +255,15 @@ func (s *Service) Logout(ctx context.Context, user int32, refreshToken string, a
 // account like failed logins). Every access and refresh token issued before stops working;
 // the new pair keeps the device that changed it logged in.
 func (s *Service) ChangePassword(ctx context.Context, user int32, current, next string) (Pair, error) {
-	key := "password:" + strconv.Itoa(int(user))
-	if err := s.notBlocked(ctx, key); err != nil {
-		return Pair{}, err
-	}
 	u, err := s.Store.Users.Get(ctx, user)
 	if err != nil {
 		return Pair{}, err
 	}
+	key := "password:" + strconv.Itoa(int(user))
+	if err := s.takeAttempt(ctx, key); err != nil {
+		return Pair{}, err
+	}
 	if !s.Passwords.Check(u.Password, current) {
-		if _, _, err := s.LoginFails.Hit(ctx, key); err != nil {
-			return Pair{}, err
-		}
 		// 400, not 401: the session is fine, and a 401 would make clients log the user out.
 		return Pair{}, errs.InvalidField("currentPassword", "is incorrect")
 	}
@@ -249,9 +273,12 @@ func (s *Service) ChangePassword(ctx context.Context, user int32, current, next 
 	}
 	var pair Pair
 	err = s.Store.Transact(ctx, func(tx *store.Store) error {
-		version, err := tx.Users.SetPassword(ctx, user, hash)
+		version, ok, err := tx.Users.SetPassword(ctx, user, u.Password, hash)
 		if err != nil {
 			return err
+		}
+		if !ok { // another change won the race: current was checked against a stale hash
+			return errs.InvalidField("currentPassword", "is incorrect")
 		}
 		if err := tx.Sessions.RevokeAll(ctx, user, time.Now().UTC()); err != nil {
 			return err

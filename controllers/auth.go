@@ -38,7 +38,7 @@ func (a *Auth) Register(c *gin.Context) error {
 	in.Email = strings.TrimSpace(in.Email)
 	in.Name = cleanText(in.Name)
 	fields := map[string]string{}
-	checkUsername(in.Username, fields)
+	checkUsername(in.Username, in.Email, fields)
 	checkEmail(in.Email, fields)
 	checkNewPassword("password", in.Password, fields)
 	checkLength("name", in.Name, maxNameChars, fields)

@@ -33,7 +33,10 @@ func TestRegister(t *testing.T) {
 					t.Fatalf("name = %v", u["name"])
 				}
 			}},
-		{name: "the signup page's e-mail as username is accepted", body: map[string]any{"username": apitest.Unique("mail") + "@example.com", "email": apitest.Unique("mail2") + "@example.com", "password": "12345678"}, status: 201},
+		{name: "the signup page's e-mail as username is accepted", body: func() map[string]any {
+			e := apitest.Unique("mail") + "@example.com"
+			return map[string]any{"username": e, "email": e, "password": "12345678"}
+		}(), status: 201},
 		{name: "a 72-byte password is accepted", body: map[string]any{"username": apitest.Unique("p72"), "email": apitest.Unique("p72") + "@example.com", "password": long(72, "a")}, status: 201},
 		{name: "fields the client may not set are ignored", body: map[string]any{"id": 999999, "followerCount": 1000, "tokenVersion": 7, "username": apitest.Unique("mass"), "email": apitest.Unique("mass") + "@example.com", "password": "12345678"}, status: 201,
 			checkUser: func(t *testing.T, u map[string]any) {
@@ -94,6 +97,61 @@ func TestRegister(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRegisterTakesAnEmailAsUsernameOnlyWhenItIsYourOwn: an e-mail-shaped username is the
+// course signup page sending the registrant's e-mail twice; anyone else's address is refused,
+// so nobody can take it and stand where its owner logs in by username.
+func TestRegisterTakesAnEmailAsUsernameOnlyWhenItIsYourOwn(t *testing.T) {
+	api := apitest.New(t, db)
+	victim := api.NewUser("victim")
+	register := func(username, email string) *apitest.Response {
+		return api.Do("POST", "/api/users/register", map[string]string{"username": username, "email": email, "password": "squatter password"}, "")
+	}
+	refused := func(t *testing.T, res *apitest.Response) {
+		t.Helper()
+		res.Error(400, "validation_failed")
+		var e struct {
+			Errors map[string]string `json:"errors"`
+		}
+		res.Decode(&e)
+		if e.Errors["username"] == "" {
+			t.Fatalf("errors = %v, want a reason for username", e.Errors)
+		}
+	}
+	t.Run("someone else's registered e-mail", func(t *testing.T) {
+		refused(t, register(victim.Email, apitest.Unique("squat")+"@example.com"))
+		refused(t, register(strings.ToUpper(victim.Email), apitest.Unique("squat")+"@example.com"))
+	})
+	t.Run("an address nobody has registered yet", func(t *testing.T) {
+		refused(t, register(apitest.Unique("future")+"@example.com", apitest.Unique("squat")+"@example.com"))
+	})
+	t.Run("your own e-mail, in any case", func(t *testing.T) {
+		own := apitest.Unique("own") + "@example.com"
+		register(strings.ToUpper(own), own).Status(201)
+	})
+	t.Run("a squat made before the rule leads no one into another account", func(t *testing.T) {
+		owner := api.NewUser("owner")
+		// The squatter's row as the old rule let it in, with the squatter's own password.
+		helper := apitest.Unique("helper")
+		register(helper, helper+"@example.com").Status(201)
+		testdb.MustRun(t, db, `INSERT INTO users (username, email, password) SELECT ?, ?, password FROM users WHERE username = ?`,
+			owner.Email, apitest.Unique("squatter")+"@example.com", helper)
+		// By username, the address names the squatter's account, whose password the owner
+		// does not have; by e-mail it is the owner's own.
+		api.Do("POST", "/api/users/login", map[string]string{"username": owner.Email, "password": owner.Password}, "").
+			Error(401, "invalid_credentials")
+		var out struct {
+			User struct {
+				ID int32 `json:"id"`
+			} `json:"user"`
+		}
+		api.Do("POST", "/api/users/login", map[string]string{"email": owner.Email, "password": owner.Password}, "").
+			Status(200).Decode(&out)
+		if out.User.ID != owner.ID {
+			t.Fatalf("logged in as user %d, want the owner %d", out.User.ID, owner.ID)
+		}
+	})
 }
 
 func TestLogin(t *testing.T) {

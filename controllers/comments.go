@@ -89,10 +89,7 @@ func (cm *Comments) Create(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	comment := models.Comment{UserID: viewer, VideoID: in.VideoID.Value, Content: content}
-	if err := cm.Store.Comments.Create(ctx, &comment); err != nil {
-		return err
-	}
-	view, err := cm.Store.Comments.Get(ctx, viewer, comment.ID)
+	view, err := cm.Store.Comments.Create(ctx, &comment)
 	if err != nil {
 		return err
 	}

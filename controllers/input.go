@@ -222,13 +222,17 @@ func validEmail(s string) bool {
 	return err == nil && addr.Address == s && addr.Name == ""
 }
 
-// checkUsername accepts 3-30 of [A-Za-z0-9_.], or an e-mail-shaped username (the course
-// signup page sends the e-mail as the username).
-func checkUsername(s string, fields map[string]string) {
+// checkUsername accepts 3-30 of [A-Za-z0-9_.], or an e-mail-shaped username equal, in any
+// case, to email, the registrant's own (the course signup page sends the e-mail as the
+// username). Anyone else's address is refused: its owner, logging in by username with it,
+// would reach the squatter's account instead of their own.
+func checkUsername(s, email string, fields map[string]string) {
 	switch {
 	case s == "":
 		fields["username"] = "is required"
 	case usernamePattern.MatchString(s):
+	case strings.Contains(s, "@") && validEmail(s) && !strings.EqualFold(s, email):
+		fields["username"] = "may be an e-mail address only when it is your own e-mail"
 	case strings.Contains(s, "@") && validEmail(s):
 	default:
 		fields["username"] = "must be 3 to 30 letters, digits, dots or underscores (or an e-mail address)"

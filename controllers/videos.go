@@ -62,14 +62,11 @@ func (v *Videos) Create(c *gin.Context) error {
 	}
 	video := models.Video{UserID: viewer, VideoURL: *in.VideoURL, ThumbnailURL: in.ThumbnailURL,
 		Caption: caption, AudioName: audio}
-	if err := v.Store.Videos.Create(ctx, &video); err != nil {
-		return err
-	}
-	committed = true
-	view, err := v.Store.Videos.Get(ctx, viewer, video.ID)
+	view, err := v.Store.Videos.Create(ctx, &video)
 	if err != nil {
 		return err
 	}
+	committed = true
 	c.JSON(http.StatusCreated, view)
 	return nil
 }

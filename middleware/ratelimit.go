@@ -15,10 +15,11 @@ import (
 // balancer: each instance would otherwise allow the full limit.
 type Limiter interface {
 	// Hit counts one event for key unless key is already at the limit. When it is, Hit counts
-	// nothing and returns false with the time until the oldest event leaves the window.
+	// nothing and returns false with the time until the oldest event leaves the window. The
+	// check and the count are one atomic step: of events hitting one key at once, no more are
+	// allowed than the limit has room for. (There is no "is it blocked?" without counting: a
+	// check followed by a later count lets a burst through before the first count lands.)
 	Hit(ctx context.Context, key string) (allowed bool, retryAfter time.Duration, err error)
-	// Blocked reports whether key is at the limit, without counting an event.
-	Blocked(ctx context.Context, key string) (blocked bool, retryAfter time.Duration, err error)
 	// Reset forgets the events of key (after a successful login, for example).
 	Reset(ctx context.Context, key string) error
 }
@@ -37,9 +38,6 @@ type Unlimited struct{}
 
 // Hit always allows.
 func (Unlimited) Hit(context.Context, string) (bool, time.Duration, error) { return true, 0, nil }
-
-// Blocked is always false.
-func (Unlimited) Blocked(context.Context, string) (bool, time.Duration, error) { return false, 0, nil }
 
 // Reset does nothing.
 func (Unlimited) Reset(context.Context, string) error { return nil }
@@ -92,7 +90,7 @@ func (l *MemoryLimiter) sweep(now time.Time) {
 	}
 }
 
-// Hit implements Limiter.
+// Hit implements Limiter; the mutex makes its check and count one step.
 func (l *MemoryLimiter) Hit(_ context.Context, key string) (bool, time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -104,18 +102,6 @@ func (l *MemoryLimiter) Hit(_ context.Context, key string) (bool, time.Duration,
 	}
 	l.events[key] = append(ev, now)
 	return true, 0, nil
-}
-
-// Blocked implements Limiter.
-func (l *MemoryLimiter) Blocked(_ context.Context, key string) (bool, time.Duration, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	ev := l.live(key, now)
-	if len(ev) >= l.max {
-		return true, ev[0].Add(l.window).Sub(now), nil
-	}
-	return false, 0, nil
 }
 
 // Reset implements Limiter.

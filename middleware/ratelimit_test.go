@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,9 +35,6 @@ func TestMemoryLimiterSlidesItsWindow(t *testing.T) {
 	if ok, _, _ := l.Hit(ctx, "other"); !ok {
 		t.Fatal("keys are not independent")
 	}
-	if blocked, _, _ := l.Blocked(ctx, "k"); !blocked {
-		t.Fatal("Blocked disagrees with Hit")
-	}
 	clock.Add(30 * time.Second) // the first hit leaves the window
 	if ok, _, _ := l.Hit(ctx, "k"); !ok {
 		t.Fatal("limit did not recover when the oldest hit left the window")
@@ -47,6 +45,38 @@ func TestMemoryLimiterSlidesItsWindow(t *testing.T) {
 	_ = l.Reset(ctx, "k")
 	if ok, _, _ := l.Hit(ctx, "k"); !ok {
 		t.Fatal("Reset did not clear the key")
+	}
+}
+
+// TestMemoryLimiterAllowsNoMoreThanTheLimitAtOnce: hits made at once on one key get exactly
+// the room the limit has left, and every refused one says when to come back.
+func TestMemoryLimiterAllowsNoMoreThanTheLimitAtOnce(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Unix(1_000_000, 0)}
+	l := middleware.NewMemoryLimiter(10, time.Minute, clock.Now)
+	if ok, _, _ := l.Hit(ctx, "k"); !ok {
+		t.Fatal("first hit refused")
+	}
+	var allowed, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			ok, retry, err := l.Hit(ctx, "k")
+			switch {
+			case err != nil:
+				t.Error(err)
+			case ok:
+				allowed.Add(1)
+			case retry != time.Minute:
+				t.Errorf("refused with retry %v, want 1m", retry)
+			default:
+				refused.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if allowed.Load() != 9 || refused.Load() != 91 {
+		t.Fatalf("%d allowed and %d refused of 100 hits with 9 left, want 9 and 91", allowed.Load(), refused.Load())
 	}
 }
 

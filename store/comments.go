@@ -128,18 +128,37 @@ func (s *Comments) Get(ctx context.Context, viewer, id int32) (CommentView, erro
 	return views[0], nil
 }
 
-// Create inserts c; NotFound when its video does not exist (the foreign key says so).
-func (s *Comments) Create(ctx context.Context, c *models.Comment) error {
-	err := translate(s.db.WithContext(ctx).Create(c).Error)
+// Create inserts c and reads it back as its author sees it, in one transaction (the answer is
+// the comment as committed, even when its video or its author's account is deleted a moment
+// later); NotFound when its video does not exist (the foreign key says so). The author's row
+// is locked first (the lock order, locks.go), then the insert locks the video for its count:
+// an author deleted meanwhile is errViewerGone.
+func (s *Comments) Create(ctx context.Context, c *models.Comment) (CommentView, error) {
+	var view CommentView
+	err := translate(transact(ctx, s.db, func(tx *gorm.DB) error {
+		if _, err := lockUsers(tx, c.UserID, userLocks{}.need(c.UserID, keyShare)); err != nil {
+			return err
+		}
+		c.ID = 0 // a retried attempt inserts afresh
+		if err := tx.Create(c).Error; err != nil {
+			return err
+		}
+		var err error
+		view, err = (&Comments{db: tx}).Get(ctx, c.UserID, c.ID)
+		return err
+	}))
 	if errs.Is(err, errs.KindNotFound) {
-		return errVideoNotFound
+		return CommentView{}, errVideoNotFound
 	}
-	return err
+	return view, err
 }
 
 // Update sets the content of comment id if viewer wrote it (Forbidden otherwise).
 func (s *Comments) Update(ctx context.Context, viewer, id int32, content string) error {
 	return translate(transact(ctx, s.db, func(tx *gorm.DB) error {
+		if _, err := lockUsers(tx, viewer, userLocks{}.need(viewer, keyShare)); err != nil {
+			return err
+		}
 		author, _, err := lockComment(tx, id)
 		if err != nil {
 			return err
@@ -151,9 +170,25 @@ func (s *Comments) Update(ctx context.Context, viewer, id int32, content string)
 	}))
 }
 
-// Delete removes comment id if viewer wrote it or owns its video (Forbidden otherwise).
+// Delete removes comment id if viewer wrote it or owns its video (Forbidden otherwise). The
+// lock order (locks.go) puts the viewer first, then the video, whose count the count_comments
+// trigger moves, then the comment; a comment never moves to another video, so its video is
+// read without a lock.
 func (s *Comments) Delete(ctx context.Context, viewer, id int32) error {
 	return translate(transact(ctx, s.db, func(tx *gorm.DB) error {
+		if _, err := lockUsers(tx, viewer, userLocks{}.need(viewer, keyShare)); err != nil {
+			return err
+		}
+		var videos []int32
+		if err := tx.Raw(`SELECT video_id FROM comments WHERE id = ?`, id).Scan(&videos).Error; err != nil {
+			return err
+		}
+		if len(videos) == 0 {
+			return errCommentNotFound
+		}
+		if err := tx.Exec(`SELECT id FROM videos WHERE id = ? FOR NO KEY UPDATE`, videos[0]).Error; err != nil {
+			return err
+		}
 		author, owner, err := lockComment(tx, id)
 		if err != nil {
 			return err

@@ -53,7 +53,7 @@ func TestWritesOnRowsThatAreGoneAreNotFound(t *testing.T) {
 		write   func() error
 		message string
 	}{
-		{"a comment on a missing video", func() error { return st.Comments.Create(ctx, commentOf(user, missing)) }, "Video not found"},
+		{"a comment on a missing video", func() error { return errOnly(st.Comments.Create(ctx, commentOf(user, missing))) }, "Video not found"},
 		{"liking a missing video", func() error {
 			_, err := st.Likes.Set(ctx, store.VideoLikes, user, missing, true)
 			return err
@@ -98,10 +98,10 @@ func TestAValuePostgreSQLRefusesIsInvalidNotInternal(t *testing.T) {
 		write func() error
 	}{
 		{"a caption with a NUL byte", func() error {
-			return st.Videos.Create(ctx, &models.Video{UserID: user, VideoURL: "https://cdn.example.com/x.mp4", Caption: &nul})
+			return errOnly(st.Videos.Create(ctx, &models.Video{UserID: user, VideoURL: "https://cdn.example.com/x.mp4", Caption: &nul}))
 		}},
 		{"a comment with a NUL byte", func() error {
-			return st.Comments.Create(ctx, &models.Comment{UserID: user, VideoID: video, Content: nul})
+			return errOnly(st.Comments.Create(ctx, &models.Comment{UserID: user, VideoID: video, Content: nul}))
 		}},
 		{"a username with a NUL byte", func() error {
 			return st.Users.Create(ctx, &models.User{Username: nul + unique("u"), Email: unique("e") + "@example.com", Password: "x"})

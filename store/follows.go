@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -23,15 +22,14 @@ type Follows struct {
 // includes this very change.
 func (s *Follows) Set(ctx context.Context, viewer, target int32, follow bool) (followerCount int32, err error) {
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		// Lock both users in id order, the order the count_follows trigger locks them in
-		// (migration 202611250002), so no two follows can deadlock; finding the target here
-		// also answers 404 for a missing user before any write.
-		var ids []int32
-		if err := tx.Raw(`SELECT id FROM users WHERE id IN (?, ?) ORDER BY id FOR NO KEY UPDATE`, viewer, target).
-			Scan(&ids).Error; err != nil {
+		// Both users, in id order (the lock order, locks.go; count_follows locks them the
+		// same way): the trigger moves both users' counters. Finding the target here answers
+		// 404 for a missing user before any write.
+		found, err := lockUsers(tx, viewer, userLocks{}.need(viewer, noKeyUpdate).need(target, noKeyUpdate))
+		if err != nil {
 			return err
 		}
-		if !slices.Contains(ids, target) {
+		if !found[target] {
 			return errUserNotFound
 		}
 		stmt := `DELETE FROM follows WHERE follower_id = ? AND following_id = ?`

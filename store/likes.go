@@ -17,7 +17,10 @@ type Likes struct {
 // one is called.
 type LikeTarget struct {
 	insert, del, count string
-	notFound           error
+	// author selects the user whose counters the like's trigger moves besides the item's
+	// ("" when it moves none): the video's author, whose likeCount counts likes received.
+	author   string
+	notFound error
 }
 
 // The two things a user can like.
@@ -26,6 +29,7 @@ var (
 		insert:   `INSERT INTO video_likes (user_id, video_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 		del:      `DELETE FROM video_likes WHERE user_id = ? AND video_id = ?`,
 		count:    `SELECT like_count FROM videos WHERE id = ?`,
+		author:   `SELECT user_id FROM videos WHERE id = ?`,
 		notFound: errVideoNotFound}
 	CommentLikes = LikeTarget{
 		insert:   `INSERT INTO comment_likes (user_id, comment_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
@@ -38,10 +42,28 @@ var (
 // the item's like count as of that change (read in the same transaction, so it includes it).
 // Likes are a set: liking twice keeps one row; the table's trigger moves the counters. A
 // missing item is NotFound: the insert fails its foreign key, or the count finds no row.
+//
+// The users come first (the lock order, locks.go): the liker, who must stay, and the video's
+// author, whose counter the trigger moves after the video's. The author never changes, so it
+// is read without a lock; a video deleted meanwhile fails the insert's foreign key.
 func (s *Likes) Set(ctx context.Context, t LikeTarget, viewer, id int32, like bool) (int32, error) {
 	var counts []int32
 	err := transact(ctx, s.db, func(tx *gorm.DB) error {
 		counts = counts[:0]
+		locks := userLocks{}.need(viewer, keyShare)
+		if t.author != "" {
+			var authors []int32
+			if err := tx.Raw(t.author, id).Scan(&authors).Error; err != nil {
+				return err
+			}
+			if len(authors) == 0 {
+				return t.notFound
+			}
+			locks.need(authors[0], noKeyUpdate)
+		}
+		if _, err := lockUsers(tx, viewer, locks); err != nil {
+			return err
+		}
 		stmt := t.del
 		if like {
 			stmt = t.insert

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -170,6 +172,25 @@ func (s *Users) LockTokenVersion(ctx context.Context, id int32) (int32, error) {
 	return s.tokenVersion(ctx, `SELECT token_version FROM users WHERE id = ? FOR SHARE`, id)
 }
 
+// LockCredentials reads the user's password hash and token version with a share lock on the
+// user row, inside a transaction: a login opens its session under it, so a password change
+// or a logout-everywhere either waits for the login to commit (and revokes its session) or
+// has committed before (and the login sees the new hash or version).
+func (s *Users) LockCredentials(ctx context.Context, id int32) (hash string, version int32, err error) {
+	var rows []struct {
+		Password     string `gorm:"column:password"`
+		TokenVersion int32  `gorm:"column:token_version"`
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT password, token_version FROM users WHERE id = ? FOR SHARE`, id).
+		Scan(&rows).Error; err != nil {
+		return "", 0, translate(err)
+	}
+	if len(rows) == 0 {
+		return "", 0, errUserNotFound
+	}
+	return rows[0].Password, rows[0].TokenVersion, nil
+}
+
 func (s *Users) tokenVersion(ctx context.Context, query string, id int32) (int32, error) {
 	var versions []int32
 	if err := s.db.WithContext(ctx).Raw(query, id).Scan(&versions).Error; err != nil {
@@ -186,18 +207,21 @@ func (s *Users) BumpTokenVersion(ctx context.Context, id int32) error {
 	return translate(s.db.WithContext(ctx).Exec(`UPDATE users SET token_version = token_version + 1 WHERE id = ?`, id).Error)
 }
 
-// SetPassword stores a new password hash and bumps the token version (every access token
-// issued before stops working); it returns the new version.
-func (s *Users) SetPassword(ctx context.Context, id int32, hash string) (int32, error) {
+// SetPassword replaces the password hash checked (the one the caller compared the current
+// password with) by hash and bumps the token version (every access token issued before stops
+// working); it returns the new version. The check and the write are one UPDATE, so of two
+// changes that checked the same old password only the first applies: ok is false when the
+// stored hash is no longer checked. NotFound when the user is gone.
+func (s *Users) SetPassword(ctx context.Context, id int32, checked, hash string) (version int32, ok bool, err error) {
 	var versions []int32
 	if err := s.db.WithContext(ctx).Raw(`UPDATE users SET password = ?, token_version = token_version + 1, updated_at = ?
-		WHERE id = ? RETURNING token_version`, hash, time.Now().UTC(), id).Scan(&versions).Error; err != nil {
-		return 0, translate(err)
+		WHERE id = ? AND password = ? RETURNING token_version`, hash, time.Now().UTC(), id, checked).Scan(&versions).Error; err != nil {
+		return 0, false, translate(err)
 	}
 	if len(versions) == 0 {
-		return 0, errUserNotFound
+		return 0, false, s.Exists(ctx, id)
 	}
-	return versions[0], nil
+	return versions[0], true, nil
 }
 
 // TextChange is an edit of a nullable text column: Set false leaves it as it is; Value nil
@@ -256,23 +280,82 @@ func (s *Users) UpdateProfile(ctx context.Context, id int32, p ProfileUpdate) (o
 // likes, follows, refresh tokens) and the counter triggers keep other users' counts exact. It
 // returns the URLs of the user's stored files (avatar, videos, thumbnails), for the caller to
 // delete after the commit.
+//
+// The cascade writes rows all over the database, so it takes its locks first, in the lock order
+// (locks.go): the users whose counters it moves (people the user follows or is followed by,
+// authors of videos the user liked) with the user's own row, in id order, then every video it
+// deletes or recounts, in id order. Every comment it touches lies on one of those videos, and
+// nothing that holds a comment waits for anything else, so the comments can come in any order.
+// Once the user's row is locked no new follow or like can involve the user, so the set of
+// users read before locking can only have grown in between: then the transaction is run again
+// with the bigger set, rather than locking the newcomers out of order.
 func (s *Users) Delete(ctx context.Context, id int32) (files []string, err error) {
-	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		files = files[:0]
-		if err := tx.Raw(`SELECT avatar FROM users WHERE id = ? AND avatar IS NOT NULL
-			UNION ALL SELECT video_url FROM videos WHERE user_id = ?
-			UNION ALL SELECT thumbnail_url FROM videos WHERE user_id = ? AND thumbnail_url IS NOT NULL`,
-			id, id, id).Scan(&files).Error; err != nil {
-			return err
+	counted, err := countedUsers(s.db.WithContext(ctx), id)
+	if err != nil {
+		return nil, translate(err)
+	}
+	for range 5 {
+		var missing []int32
+		err = transact(ctx, s.db, func(tx *gorm.DB) error {
+			files, missing = files[:0], nil
+			locks := userLocks{}.need(id, forUpdate)
+			for _, u := range counted {
+				locks.need(u, noKeyUpdate)
+			}
+			if _, err := lockUsers(tx, id, locks); err != nil {
+				return err
+			}
+			now, err := countedUsers(tx, id)
+			if err != nil {
+				return err
+			}
+			for _, u := range now {
+				if _, ok := locks[u]; !ok {
+					missing = append(missing, u)
+				}
+			}
+			if len(missing) > 0 {
+				return errRelock
+			}
+			if err := tx.Exec(`SELECT id FROM videos WHERE user_id = @id
+				OR id IN (SELECT video_id FROM video_likes WHERE user_id = @id)
+				OR id IN (SELECT video_id FROM comments WHERE user_id = @id)
+				OR id IN (SELECT c.video_id FROM comment_likes l JOIN comments c ON c.id = l.comment_id WHERE l.user_id = @id)
+				ORDER BY id FOR UPDATE`, sql.Named("id", id)).Error; err != nil {
+				return err
+			}
+			if err := tx.Raw(`SELECT avatar FROM users WHERE id = ? AND avatar IS NOT NULL
+				UNION ALL SELECT video_url FROM videos WHERE user_id = ?
+				UNION ALL SELECT thumbnail_url FROM videos WHERE user_id = ? AND thumbnail_url IS NOT NULL`,
+				id, id, id).Scan(&files).Error; err != nil {
+				return err
+			}
+			return tx.Exec(`DELETE FROM users WHERE id = ?`, id).Error
+		})
+		if !errors.Is(err, errRelock) {
+			break
 		}
-		res := tx.Exec(`DELETE FROM users WHERE id = ?`, id)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return errUserNotFound
-		}
-		return nil
-	})
+		counted = append(counted, missing...)
+	}
+	if errors.Is(err, errRelock) {
+		return nil, errs.Unavailable("The service is busy, please retry", err)
+	}
+	if errs.Is(err, errs.KindUnauthorized) { // errViewerGone: deleted by a request before this one
+		return nil, errUserNotFound
+	}
 	return files, translate(err)
+}
+
+// errRelock rolls back a deletion that found more users to lock than it had locked.
+var errRelock = errors.New("the users to lock grew; lock again in order")
+
+// countedUsers are the other users whose counters deleting user id moves: whom the user
+// follows, who follows the user, and the authors of the videos the user liked.
+func countedUsers(db *gorm.DB, id int32) ([]int32, error) {
+	var ids []int32
+	err := db.Raw(`SELECT following_id FROM follows WHERE follower_id = @id
+		UNION SELECT follower_id FROM follows WHERE following_id = @id
+		UNION SELECT v.user_id FROM video_likes l JOIN videos v ON v.id = l.video_id WHERE l.user_id = @id`,
+		sql.Named("id", id)).Scan(&ids).Error
+	return ids, err
 }

@@ -261,9 +261,26 @@ func (s *Videos) Exists(ctx context.Context, id int32) error {
 	return exists(ctx, s.db, `SELECT id FROM videos WHERE id = ?`, id, errVideoNotFound)
 }
 
-// Create inserts v (ID and timestamps are filled in).
-func (s *Videos) Create(ctx context.Context, v *models.Video) error {
-	return translate(s.db.WithContext(ctx).Create(v).Error)
+// Create inserts v for its author (ID and timestamps are filled in) and reads it back as the
+// author sees it, in one transaction: the answer is the video as committed, even when the
+// author's account deletion removes it a moment later. The author's row is locked first (the
+// lock order, locks.go; the count_videos trigger moves its counters): an author deleted
+// meanwhile is errViewerGone, not a failed foreign key.
+func (s *Videos) Create(ctx context.Context, v *models.Video) (VideoView, error) {
+	var view VideoView
+	err := transact(ctx, s.db, func(tx *gorm.DB) error {
+		if _, err := lockUsers(tx, v.UserID, userLocks{}.need(v.UserID, noKeyUpdate)); err != nil {
+			return err
+		}
+		v.ID = 0 // a retried attempt inserts afresh
+		if err := tx.Create(v).Error; err != nil {
+			return err
+		}
+		var err error
+		view, err = (&Videos{db: tx}).Get(ctx, v.UserID, v.ID)
+		return err
+	})
+	return view, translate(err)
 }
 
 // VideoUpdate is what an owner may change in a video.
@@ -281,6 +298,9 @@ func (s *Videos) Update(ctx context.Context, viewer, id int32, u VideoUpdate) er
 		updates["audio_name"] = u.AudioName.Value
 	}
 	return translate(transact(ctx, s.db, func(tx *gorm.DB) error {
+		if _, err := lockUsers(tx, viewer, userLocks{}.need(viewer, keyShare)); err != nil {
+			return err
+		}
 		video, err := lockVideo(tx, id)
 		if err != nil {
 			return err
@@ -299,8 +319,13 @@ func (s *Videos) Update(ctx context.Context, viewer, id int32, u VideoUpdate) er
 // Delete removes video id if viewer owns it (Forbidden otherwise). Likes and comments go by
 // cascade and the triggers settle the author's counters. It returns the URLs of the video's
 // files, for the caller to delete after the commit, so a rolled-back delete never loses one.
+// The viewer's row is locked before the video's (the lock order, locks.go): count_videos moves
+// the author's counters after the video row is gone.
 func (s *Videos) Delete(ctx context.Context, viewer, id int32) (files []string, err error) {
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
+		if _, err := lockUsers(tx, viewer, userLocks{}.need(viewer, noKeyUpdate)); err != nil {
+			return err
+		}
 		video, err := lockVideo(tx, id)
 		if err != nil {
 			return err
