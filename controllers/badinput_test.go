@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"tiktok/internal/apitest"
@@ -60,5 +61,73 @@ func TestNonObjectJSONBodiesAreInvalidJSON(t *testing.T) {
 				api.Do(e.method, e.path, body, e.token).Error(http.StatusBadRequest, "invalid_json")
 			})
 		}
+	}
+}
+
+// errorJSON is the body of an error answer.
+type errorJSON struct {
+	Message string            `json:"message"`
+	Code    string            `json:"code"`
+	Errors  map[string]string `json:"errors"`
+}
+
+func TestValidationMessageSaysWhatIsWrongWithTheFirstField(t *testing.T) {
+	api := apitest.New(t, db)
+	u := api.NewUser("messages")
+	v := postVideo(api, u, "a video")
+	cases := []struct {
+		name         string
+		method, path string
+		body         any
+		token        string
+		message      string
+		fields       []string // every field errors must list
+	}{
+		{"a short password says so", "POST", "/api/users/register",
+			map[string]any{"username": apitest.Unique("short"), "email": apitest.Unique("short") + "@example.com", "password": "1234567"}, "",
+			"Password must be at least 8 characters", []string{"password"}},
+		{"of several bad fields the first checked is named, all are listed", "POST", "/api/users/register",
+			map[string]any{"username": "x", "email": "not an e-mail", "password": "1234567", "name": strings.Repeat("n", 51)}, "",
+			"Username must be 3 to 30 letters, digits, dots or underscores (or an e-mail address)", []string{"username", "email", "password", "name"}},
+		{"the order is the order of the checks, not of the alphabet", "POST", "/api/users/register",
+			map[string]any{"username": apitest.Unique("order"), "email": "bad", "password": "1234567"}, "",
+			"Email must be a valid e-mail address", []string{"email", "password"}},
+		{"a camelCase field gets a readable label", "PUT", path("/api/users/%d/password", u.ID),
+			map[string]any{"newPassword": "short"}, u.Token,
+			"Current password is required", []string{"currentPassword", "newPassword"}},
+		{"acronyms stay upper case", "POST", "/api/videos",
+			map[string]any{"caption": "no url"}, u.Token,
+			"Video URL is required (or upload a video file as multipart form data)", []string{"videoUrl"}},
+		{"an id field", "POST", "/api/comments",
+			map[string]any{"videoId": "seven", "content": " "}, u.Token,
+			"Video ID must be a positive whole number", []string{"videoId", "content"}},
+		{"a field of the wrong type", "PUT", path("/api/videos/%d", v.ID),
+			`{"caption": 5}`, u.Token,
+			"Caption has the wrong type", []string{"caption"}},
+		{"a query parameter", "GET", "/api/videos?limit=ten", nil, "",
+			"Limit must be a positive whole number", []string{"limit"}},
+		{"a cursor", "GET", "/api/videos?cursor=bogus", nil, "",
+			"Cursor is not valid (send nextCursor back as it came)", []string{"cursor"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			api.T = t
+			// The same request many times: the first field must not depend on map order.
+			for range 20 {
+				var e errorJSON
+				api.Do(tc.method, tc.path, tc.body, tc.token).Error(http.StatusBadRequest, "validation_failed").Decode(&e)
+				if e.Message != tc.message {
+					t.Fatalf("message %q, want %q; errors %v", e.Message, tc.message, e.Errors)
+				}
+				if len(e.Errors) != len(tc.fields) {
+					t.Fatalf("errors %v, want the fields %v", e.Errors, tc.fields)
+				}
+				for _, f := range tc.fields {
+					if e.Errors[f] == "" {
+						t.Fatalf("errors %v do not name %s", e.Errors, f)
+					}
+				}
+			}
+		})
 	}
 }
