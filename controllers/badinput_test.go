@@ -1,7 +1,15 @@
 package controllers_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -130,4 +138,171 @@ func TestValidationMessageSaysWhatIsWrongWithTheFirstField(t *testing.T) {
 			}
 		})
 	}
+}
+
+// badText are the values no text field takes, as a JSON string's content (escaped where JSON
+// must escape them) and as raw bytes for multipart forms and query strings.
+var badText = []struct {
+	name, json, raw string
+}{
+	{"NUL", `\u0000`, "\x00"},
+	{"invalid UTF-8", "\xff", "\xff"},
+	{"control character", `\u0001`, "\x01"},
+	{"C1 control character", `\u0085`, "\u0085"},
+	{"DEL", `\u007f`, "\x7f"},
+}
+
+// lineBreaks are refused in single-line fields and kept in multi-line ones.
+var lineBreaks = []struct {
+	name, json, raw string
+}{
+	{"newline", `\n`, "\n"},
+	{"tab", `\t`, "\t"},
+}
+
+// multiLine are the fields that may hold newlines and tabs (API.md, Conventions).
+var multiLine = map[string]bool{"bio": true, "caption": true, "content": true}
+
+// spoiled is e's valid body as JSON with field set to "a" + bad + "b", bad spliced in raw
+// (json.Marshal would replace invalid UTF-8).
+func spoiled(t *testing.T, e jsonEndpoint, field, bad string) []byte {
+	t.Helper()
+	const marker = "SPOILED_HERE"
+	body := maps.Clone(e.valid)
+	body[field] = "a" + marker + "b"
+	return bytes.Replace([]byte(mustJSON(body)), []byte(marker), []byte(bad), 1)
+}
+
+// wantFieldError checks a 400 validation_failed whose errors name field.
+func wantFieldError(t *testing.T, r *apitest.Response, field string) {
+	t.Helper()
+	var e errorJSON
+	r.Error(http.StatusBadRequest, "validation_failed").Decode(&e)
+	if e.Errors[field] == "" {
+		t.Fatalf("errors %v do not name %q; body %s", e.Errors, field, r.Body)
+	}
+}
+
+func TestBadTextIsRefusedNamingTheField(t *testing.T) {
+	api := apitest.New(t, db)
+	for _, e := range jsonEndpoints(t, api) {
+		for _, field := range e.fields {
+			for _, bad := range badText {
+				t.Run(e.name()+" "+field+" "+bad.name, func(t *testing.T) {
+					api.T = t
+					wantFieldError(t, api.Do(e.method, e.path, spoiled(t, e, field, bad.json), e.token), field)
+				})
+			}
+			for _, br := range lineBreaks {
+				t.Run(e.name()+" "+field+" "+br.name, func(t *testing.T) {
+					api.T = t
+					r := api.Do(e.method, e.path, spoiled(t, e, field, br.json), e.token)
+					if !multiLine[field] {
+						wantFieldError(t, r, field)
+						return
+					}
+					var body errorJSON
+					if r.Code >= 500 || (json.Unmarshal(r.Body, &body) == nil && body.Errors[field] != "") {
+						t.Fatalf("a %s in %s was refused: %d %s", br.name, field, r.Code, r.Body)
+					}
+				})
+			}
+		}
+	}
+
+	u := api.NewUser("text")
+	t.Run("a field name in another case is still checked", func(t *testing.T) {
+		api.T = t
+		wantFieldError(t, api.Do("PUT", path("/api/users/%d", u.ID), `{"BIO": "a\u0000b"}`, u.Token), "BIO")
+	})
+	t.Run("a nested string is checked under its field", func(t *testing.T) {
+		api.T = t
+		wantFieldError(t, api.Do("PUT", path("/api/users/%d", u.ID), `{"name": "n", "extra": {"deep": ["ok", "a\u0000b"]}}`, u.Token), "extra.deep")
+	})
+	t.Run("multi-line fields keep their newlines", func(t *testing.T) {
+		api.T = t
+		m := api.Do("PUT", path("/api/users/%d", u.ID), map[string]any{"bio": "one\ntwo\tthree\r\nfour"}, u.Token).Status(http.StatusOK).Map()
+		if m["bio"] != "one\ntwo\tthree\r\nfour" {
+			t.Fatalf("bio = %q", m["bio"])
+		}
+	})
+
+	multipartForms := []struct {
+		method, path string
+		fields       []string
+		file         formPart
+	}{
+		{"POST", "/api/videos", []string{"caption", "audioName"},
+			formPart{field: "video", filename: "clip.mp4", contentType: "video/mp4", data: smallMP4(100)}},
+		{"PUT", path("/api/users/%d", u.ID), []string{"name", "bio", "avatar"},
+			formPart{field: "avatar", filename: "a.png", contentType: "image/png", data: pngFile}},
+	}
+	for _, f := range multipartForms {
+		for _, field := range f.fields {
+			values := append(slices.Clone(badText), lineBreaks...)
+			for _, bad := range values {
+				if multiLine[field] && slices.Contains(lineBreaks, bad) {
+					continue
+				}
+				t.Run("multipart "+f.method+" "+f.path+" "+field+" "+bad.name, func(t *testing.T) {
+					api.T = t
+					parts := []formPart{f.file, {field: field, data: []byte("a" + bad.raw + "b")}}
+					if field == "avatar" {
+						parts = parts[1:] // a text avatar is a URL; the file would win over it
+					}
+					wantFieldError(t, serveForm(api, f.method, f.path, u.Token, parts...), field)
+					if left := storedFiles(t, api); len(left) != 0 {
+						t.Fatalf("files left behind: %v", left)
+					}
+				})
+			}
+		}
+	}
+
+	queries := []struct {
+		method, path, param string
+	}{
+		{"GET", "/api/users?search=", "search"},
+		{"GET", "/api/users?page=", "page"},
+		{"GET", "/api/videos?limit=", "limit"},
+		{"GET", "/api/videos?cursor=", "cursor"},
+		{"GET", "/api/videos?sort=", "sort"},
+		{"GET", "/api/comments?cursor=", "cursor"},
+		{"POST", "/api/users/logout?all=", "all"},
+	}
+	for _, q := range queries {
+		for _, bad := range append(slices.Clone(badText), lineBreaks...) {
+			t.Run(q.method+" "+q.path+" "+bad.name, func(t *testing.T) {
+				api.T = t
+				value := "true"
+				if q.param == "search" || q.param == "cursor" {
+					value = "abc"
+				}
+				target := q.path + url.QueryEscape(value[:1]+bad.raw+value[1:])
+				wantFieldError(t, api.Do(q.method, target, nil, u.Token), q.param)
+			})
+		}
+	}
+}
+
+// serveForm sends a multipart form to method path.
+func serveForm(api *apitest.API, method, target, token string, parts ...formPart) *apitest.Response {
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	for _, p := range parts {
+		h := textproto.MIMEHeader{}
+		if p.filename != "" {
+			h.Set("Content-Disposition", `form-data; name="`+p.field+`"; filename="`+p.filename+`"`)
+			h.Set("Content-Type", p.contentType)
+		} else {
+			h.Set("Content-Disposition", `form-data; name="`+p.field+`"`)
+		}
+		pw, _ := w.CreatePart(h)
+		_, _ = pw.Write(p.data)
+	}
+	_ = w.Close()
+	req := httptest.NewRequest(method, target, &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	return api.Serve(req)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"tiktok/errs"
+	"tiktok/middleware"
 	"tiktok/storage"
 	"tiktok/store"
 )
@@ -45,7 +46,9 @@ type uploadForm struct {
 }
 
 // read streams the request's multipart form. It returns the stored files by field; on its own
-// failure it removes what it stored, and on a later failure the caller does (remove).
+// failure it removes what it stored, and on a later failure the caller does (remove). Text
+// fields are held to the text rules here (middleware.TextProblem), the one check of form
+// text, before any handler sees them.
 func (f *StoredFiles) read(c *gin.Context, form uploadForm) (map[string]storage.Object, error) {
 	ctx := c.Request.Context()
 	mr, err := c.Request.MultipartReader()
@@ -57,9 +60,14 @@ func (f *StoredFiles) read(c *gin.Context, form uploadForm) (map[string]storage.
 		f.remove(ctx, saved)
 		return nil, err
 	}
+	// Bad text fields are collected, so the answer lists each of them, in the form's order.
+	var problems errs.Problems
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
+			if err := problems.Err(); err != nil {
+				return fail(err)
+			}
 			return saved, nil
 		}
 		if err != nil {
@@ -67,6 +75,9 @@ func (f *StoredFiles) read(c *gin.Context, form uploadForm) (map[string]storage.
 		}
 		field := part.FormName()
 		if spec, ok := f.fileField(form, field, part.FileName()); ok {
+			if len(problems) > 0 {
+				continue // the request fails anyway: storing the file would be wasted work
+			}
 			if _, dup := saved[field]; dup {
 				return fail(errs.InvalidField(field, "must be sent once"))
 			}
@@ -85,10 +96,15 @@ func (f *StoredFiles) read(c *gin.Context, form uploadForm) (map[string]storage.
 		if err != nil {
 			return fail(readError(err))
 		}
-		if len(b) > maxTextPart {
-			return fail(errs.InvalidField(field, "is too long"))
-		}
 		s := string(b)
+		if len(b) > maxTextPart {
+			problems.Add(field, "is too long")
+			continue
+		}
+		if reason := middleware.TextProblem(field, s); reason != "" {
+			problems.Add(field, reason)
+			continue
+		}
 		*target = optionalText{Set: true, Value: &s}
 	}
 }

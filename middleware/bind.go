@@ -13,7 +13,8 @@ import (
 
 // BindJSON reads the request body, which must be exactly one JSON object, and decodes it into
 // dst, turning every failure into an error kind (decodeError: 413 over the cap, 400
-// invalid_json, 400 validation_failed for a field of the wrong type). Unknown fields are
+// invalid_json; 400 validation_failed for a field of the wrong type or text that breaks the
+// rules of text.go). Unknown fields are
 // ignored, as API.md says.
 func BindJSON(c *gin.Context, dst any) error {
 	if c.Request.Body == nil || c.Request.Body == http.NoBody {
@@ -38,7 +39,8 @@ func errNotAnObject() error {
 
 func errNotJSON() error { return errs.Invalid(errs.CodeInvalidJSON, "Request body is not valid JSON") }
 
-// decodeJSON decodes body, which must hold one JSON object and nothing after it, into dst.
+// decodeJSON decodes body, which must hold one JSON object and nothing after it, into dst,
+// once every string in it has passed the text rules (jsonTextProblems).
 // Decoding alone would take `null` as "no fields" (an edit that changes nothing answering
 // 200) and a number or array as a type error, and would read `{} x` as `{}`.
 func decodeJSON(body []byte, dst any) error {
@@ -47,6 +49,13 @@ func decodeJSON(body []byte, dst any) error {
 	}
 	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return errNotAnObject()
+	}
+	problems, err := jsonTextProblems(body)
+	if err != nil {
+		return errNotJSON()
+	}
+	if err := problems.Err(); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		if e := decodeError(err); e != nil {
