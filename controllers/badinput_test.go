@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"maps"
 	"mime/multipart"
@@ -305,4 +306,41 @@ func serveForm(api *apitest.API, method, target, token string, parts ...formPart
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
 	return api.Serve(req)
+}
+
+func TestCursorsOutOfRangeAreRefusedOnEveryList(t *testing.T) {
+	api := apitest.New(t, db)
+	u := api.NewUser("cursors")
+	v := postVideo(api, u, "a video")
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	// Past PostgreSQL's timestamps (year 318857), before year 1, and scores no float holds.
+	byTime := []string{b64("v1:9999999999999999:1"), b64("v1:-9999999999999999:1"), b64("v1:253402300800000:1")}
+	byScore := []string{b64("s1:1e999:1"), b64("s1:-1e999:1"), b64("s1:NaN:1"), b64("v1:9999999999999999:1")}
+	lists := []struct {
+		path    string
+		cursors []string
+	}{
+		{"/api/videos", byTime},
+		{"/api/videos?sort=trending", byScore},
+		{"/api/videos/following", byTime},
+		{path("/api/users/%d/videos", u.ID), byTime},
+		{path("/api/users/%d/liked", u.ID), byTime},
+		{path("/api/users/%d/followers", u.ID), byTime},
+		{path("/api/users/%d/following", u.ID), byTime},
+		{path("/api/videos/%d/likes", v.ID), byTime},
+		{path("/api/videos/%d/comments", v.ID), byTime},
+		{"/api/comments", byTime},
+	}
+	for _, l := range lists {
+		for _, cursor := range l.cursors {
+			t.Run(l.path+" "+cursor, func(t *testing.T) {
+				api.T = t
+				var e errorJSON
+				api.Do("GET", l.path+sep(l.path)+"cursor="+cursor, nil, u.Token).Error(http.StatusBadRequest, "validation_failed").Decode(&e)
+				if len(e.Errors) != 1 || e.Errors["cursor"] == "" || !strings.HasPrefix(e.Message, "Cursor ") {
+					t.Fatalf("answer %+v does not name the cursor", e)
+				}
+			})
+		}
+	}
 }
