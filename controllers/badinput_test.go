@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"tiktok/internal/apitest"
@@ -343,4 +346,83 @@ func TestCursorsOutOfRangeAreRefusedOnEveryList(t *testing.T) {
 			})
 		}
 	}
+}
+
+func TestMultipartBodyCutShortIsInvalidAndLeavesNoFile(t *testing.T) {
+	api := apitest.New(t, db)
+	u := api.NewUser("cut")
+	forms := []struct {
+		method, path string
+		parts        []formPart
+	}{
+		{"POST", "/api/videos", []formPart{
+			{field: "caption", data: []byte("cut short")},
+			{field: "video", filename: "clip.mp4", contentType: "video/mp4", data: smallMP4(4000)},
+			{field: "thumbnail", filename: "t.png", contentType: "image/png", data: pngFile}}},
+		{"PUT", path("/api/users/%d", u.ID), []formPart{
+			{field: "bio", data: []byte("cut short")},
+			{field: "avatar", filename: "a.png", contentType: "image/png", data: pngFile}}},
+	}
+	for _, f := range forms {
+		var full bytes.Buffer
+		w := multipart.NewWriter(&full)
+		for _, p := range f.parts {
+			h := textproto.MIMEHeader{}
+			disposition := `form-data; name="` + p.field + `"`
+			if p.filename != "" {
+				disposition += `; filename="` + p.filename + `"`
+				h.Set("Content-Type", p.contentType)
+			}
+			h.Set("Content-Disposition", disposition)
+			pw, _ := w.CreatePart(h)
+			_, _ = pw.Write(p.data)
+		}
+		_ = w.Close()
+		body := full.Bytes()
+		closing := bytes.LastIndex(body, []byte("\r\n--"+w.Boundary()+"--"))
+		lastFile := bytes.LastIndex(body, []byte("\x89PNG"))
+		cuts := map[string]int{
+			"before the closing boundary":         closing,
+			"inside the closing boundary":         closing + 6,
+			"after the closing boundary's dashes": closing + len("\r\n--"+w.Boundary()),
+			"inside the last file":                lastFile + 100,
+			"inside a part's headers":             bytes.Index(body, []byte("Content-Disposition")) + 10,
+			"inside the first text":               bytes.Index(body, []byte("cut short")) + 3,
+			"right after a boundary line":         lastFile - bytes.Index(reverse(body[:lastFile]), reverse([]byte("--"+w.Boundary()+"\r\n"))),
+		}
+		// A connection that fails mid-file: reset by the client, or the server's read timeout.
+		failures := map[string]error{"EOF": nil, "reset": syscall.ECONNRESET, "read timeout": os.ErrDeadlineExceeded}
+		for name, at := range cuts {
+			for failure, err := range failures {
+				t.Run(f.method+" "+f.path+" cut "+name+" then "+failure, func(t *testing.T) {
+					api.T = t
+					cut := io.Reader(bytes.NewReader(body[:at]))
+					if err != nil {
+						cut = io.MultiReader(cut, failingReader{err})
+					}
+					req := httptest.NewRequest(f.method, f.path, cut)
+					req.Header.Set("Content-Type", w.FormDataContentType())
+					req.Header.Set("Authorization", "Bearer "+u.Token)
+					api.Serve(req).Error(http.StatusBadRequest, "invalid_multipart")
+					if left := storedFiles(t, api); len(left) != 0 {
+						t.Fatalf("files left behind: %v", left)
+					}
+				})
+			}
+		}
+	}
+	if videos := countOf(t, `SELECT count(*) FROM videos WHERE user_id = ?`, u.ID); videos != 0 {
+		t.Fatalf("%d videos made from cut forms", videos)
+	}
+}
+
+// failingReader fails every read with err.
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
+
+func reverse(b []byte) []byte {
+	out := slices.Clone(b)
+	slices.Reverse(out)
+	return out
 }
