@@ -54,9 +54,9 @@ type uploadForm struct {
 func (f *StoredFiles) read(c *gin.Context, form uploadForm) (map[string]storage.Object, error) {
 	ctx := c.Request.Context()
 	var closing *closingWatch
-	// MultipartReader checks the media type and the boundary; the body is watched for the
-	// closing delimiter, since the multipart reader cannot tell a form that ended from one cut
-	// right after a part's delimiter line: both give a bare io.EOF.
+	// MultipartReader checks the media type and the boundary. The body is watched for the
+	// closing delimiter: the multipart reader ends a form cut right after a part's delimiter
+	// line with the same io.EOF as a complete one, so that alone cannot tell them apart.
 	if _, params, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err == nil && c.Request.Body != nil {
 		closing = newClosingWatch(c.Request.Body, params["boundary"])
 		c.Request.Body = closing
@@ -152,7 +152,7 @@ type formReader struct {
 
 func (f *formReader) Read(p []byte) (int, error) {
 	n, err := f.r.Read(p)
-	if err != nil && err != io.EOF { //nolint:errorlint // io.EOF is returned bare by contract
+	if err != nil && !errors.Is(err, io.EOF) {
 		f.err = err
 	}
 	return n, err

@@ -13,9 +13,8 @@ import (
 
 // BindJSON reads the request body, which must be exactly one JSON object, and decodes it into
 // dst, turning every failure into an error kind (decodeError: 413 over the cap, 400
-// invalid_json; 400 validation_failed for a field of the wrong type or text that breaks the
-// rules of text.go). Unknown fields are
-// ignored, as API.md says.
+// invalid_json; 400 validation_failed for a field of the wrong type, or for text that breaks
+// the rules of text.go). Unknown fields are ignored, as API.md says.
 func BindJSON(c *gin.Context, dst any) error {
 	if c.Request.Body == nil || c.Request.Body == http.NoBody {
 		return errNotAnObject()
@@ -40,9 +39,9 @@ func errNotAnObject() error {
 func errNotJSON() error { return errs.Invalid(errs.CodeInvalidJSON, "Request body is not valid JSON") }
 
 // decodeJSON decodes body, which must hold one JSON object and nothing after it, into dst,
-// once every string in it has passed the text rules (jsonTextProblems).
-// Decoding alone would take `null` as "no fields" (an edit that changes nothing answering
-// 200) and a number or array as a type error, and would read `{} x` as `{}`.
+// once every string in it has passed the text rules (jsonTextProblems). Decoding alone would
+// take `null` as "no fields" (an edit that changes nothing, answering 200), a number or an
+// array as a type error, and `{} x` as `{}`.
 func decodeJSON(body []byte, dst any) error {
 	if !json.Valid(body) { // also refuses trailing data: `{}{}` is not one JSON value
 		return errNotJSON()
