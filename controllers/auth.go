@@ -37,12 +37,12 @@ func (a *Auth) Register(c *gin.Context) error {
 	in.Username = strings.TrimSpace(in.Username)
 	in.Email = strings.TrimSpace(in.Email)
 	in.Name = cleanText(in.Name)
-	fields := map[string]string{}
-	checkUsername(in.Username, in.Email, fields)
-	checkEmail(in.Email, fields)
-	checkNewPassword("password", in.Password, fields)
-	checkLength("name", in.Name, maxNameChars, fields)
-	if err := invalid(fields); err != nil {
+	var problems errs.Problems
+	checkUsername(in.Username, in.Email, &problems)
+	checkEmail(in.Email, &problems)
+	checkNewPassword("password", in.Password, &problems)
+	checkLength("name", in.Name, maxNameChars, &problems)
+	if err := problems.Err(); err != nil {
 		return err
 	}
 	u, err := a.Sessions.Register(c.Request.Context(), auth.Registration{
@@ -72,12 +72,12 @@ func (a *Auth) Login(c *gin.Context) error {
 	if creds.Login == "" {
 		creds.Field, creds.Login = "username", strings.TrimSpace(in.Username)
 	}
-	fields := map[string]string{}
+	var problems errs.Problems
 	if creds.Login == "" {
-		fields["email"] = "is required"
+		problems.Add("email", "is required")
 	}
-	checkGivenPassword("password", in.Password, fields)
-	if err := invalid(fields); err != nil {
+	checkGivenPassword("password", in.Password, &problems)
+	if err := problems.Err(); err != nil {
 		return err
 	}
 	pair, u, err := a.Sessions.Login(c.Request.Context(), creds)
@@ -154,10 +154,10 @@ func (a *Auth) ChangePassword(c *gin.Context) error {
 	if err := middleware.BindJSON(c, &in); err != nil {
 		return err
 	}
-	fields := map[string]string{}
-	checkGivenPassword("currentPassword", in.CurrentPassword, fields)
-	checkNewPassword("newPassword", in.NewPassword, fields)
-	if err := invalid(fields); err != nil {
+	var problems errs.Problems
+	checkGivenPassword("currentPassword", in.CurrentPassword, &problems)
+	checkNewPassword("newPassword", in.NewPassword, &problems)
+	if err := problems.Err(); err != nil {
 		return err
 	}
 	pair, err := a.Sessions.ChangePassword(c.Request.Context(), id, in.CurrentPassword, in.NewPassword)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"tiktok/errs"
 	"tiktok/middleware"
 	"tiktok/models"
 	"tiktok/store"
@@ -76,15 +77,15 @@ func (cm *Comments) Create(c *gin.Context) error {
 	if err := middleware.BindJSON(c, &in); err != nil {
 		return err
 	}
-	fields := map[string]string{}
+	var problems errs.Problems
 	switch {
 	case !in.VideoID.Set:
-		fields["videoId"] = "is required"
+		problems.Add("videoId", "is required")
 	case in.VideoID.Bad:
-		fields["videoId"] = "must be a positive whole number"
+		problems.Add("videoId", "must be a positive whole number")
 	}
-	content := checkContent(in.Content, fields)
-	if err := invalid(fields); err != nil {
+	content := checkContent(in.Content, &problems)
+	if err := problems.Err(); err != nil {
 		return err
 	}
 	ctx := c.Request.Context()
@@ -109,9 +110,9 @@ func (cm *Comments) Update(c *gin.Context) error {
 	if err := middleware.BindJSON(c, &in); err != nil {
 		return err
 	}
-	fields := map[string]string{}
-	content := checkContent(in.Content, fields)
-	if err := invalid(fields); err != nil {
+	var problems errs.Problems
+	content := checkContent(in.Content, &problems)
+	if err := problems.Err(); err != nil {
 		return err
 	}
 	ctx := c.Request.Context()

@@ -1,16 +1,19 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"slices"
 
 	"github.com/gin-gonic/gin"
 
 	"tiktok/errs"
+	"tiktok/middleware"
 	"tiktok/storage"
 	"tiktok/store"
 )
@@ -45,11 +48,21 @@ type uploadForm struct {
 }
 
 // read streams the request's multipart form. It returns the stored files by field; on its own
-// failure it removes what it stored, and on a later failure the caller does (remove).
+// failure it removes what it stored, and on a later failure the caller does (remove). Text
+// fields are held to the text rules here (middleware.TextProblem), the one check of form
+// text, before any handler sees them.
 func (f *StoredFiles) read(c *gin.Context, form uploadForm) (map[string]storage.Object, error) {
 	ctx := c.Request.Context()
+	var closing *closingWatch
+	// MultipartReader checks the media type and the boundary. The body is watched for the
+	// closing delimiter: the multipart reader ends a form cut right after a part's delimiter
+	// line with the same io.EOF as a complete one, so that alone cannot tell them apart.
+	if _, params, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err == nil && c.Request.Body != nil {
+		closing = newClosingWatch(c.Request.Body, params["boundary"])
+		c.Request.Body = closing
+	}
 	mr, err := c.Request.MultipartReader()
-	if err != nil {
+	if err != nil || closing == nil {
 		return nil, errs.Invalid(errs.CodeInvalidMultipart, "Request body is not a valid multipart form")
 	}
 	saved := map[string]storage.Object{}
@@ -57,9 +70,17 @@ func (f *StoredFiles) read(c *gin.Context, form uploadForm) (map[string]storage.
 		f.remove(ctx, saved)
 		return nil, err
 	}
+	// Bad text fields are collected, so the answer lists each of them, in the form's order.
+	var problems errs.Problems
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
+			if !closing.seen { // the body ended before the form did
+				return fail(readError(io.ErrUnexpectedEOF))
+			}
+			if err := problems.Err(); err != nil {
+				return fail(err)
+			}
 			return saved, nil
 		}
 		if err != nil {
@@ -67,10 +88,17 @@ func (f *StoredFiles) read(c *gin.Context, form uploadForm) (map[string]storage.
 		}
 		field := part.FormName()
 		if spec, ok := f.fileField(form, field, part.FileName()); ok {
+			if len(problems) > 0 {
+				continue // the request fails anyway: storing the file would be wasted work
+			}
 			if _, dup := saved[field]; dup {
 				return fail(errs.InvalidField(field, "must be sent once"))
 			}
-			obj, err := f.Uploads.Save(ctx, part, spec.kind, spec.limit)
+			body := &formReader{r: part}
+			obj, err := f.Uploads.Save(ctx, body, spec.kind, spec.limit)
+			if body.err != nil {
+				return fail(readError(body.err))
+			}
 			if err != nil {
 				return fail(saveError(err, field))
 			}
@@ -85,10 +113,15 @@ func (f *StoredFiles) read(c *gin.Context, form uploadForm) (map[string]storage.
 		if err != nil {
 			return fail(readError(err))
 		}
-		if len(b) > maxTextPart {
-			return fail(errs.InvalidField(field, "is too long"))
-		}
 		s := string(b)
+		if len(b) > maxTextPart {
+			problems.Add(field, "is too long")
+			continue
+		}
+		if reason := middleware.TextProblem(field, s); reason != "" {
+			problems.Add(field, reason)
+			continue
+		}
 		*target = optionalText{Set: true, Value: &s}
 	}
 }
@@ -113,11 +146,60 @@ func readError(err error) error {
 	return errs.Invalid(errs.CodeInvalidMultipart, "Request body is not a valid multipart form")
 }
 
-// saveError is the kind of a failure to store a file part: the store's refusals are 413 and
-// 415 naming the field, a failure to read the part is readError's, and the rest (the disk)
-// is internal.
+// formReader reads a file part and keeps the error of reading the request body, if any. A
+// store reports every failure alike; this tells the client's (a body cut short, a connection
+// reset, the server's read timeout: a bad form, 400, or over the cap, 413) from the store's
+// own (the disk: internal).
+type formReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *formReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		f.err = err
+	}
+	return n, err
+}
+
+// closingWatch passes the request body through and notes whether the form's closing
+// delimiter ("\r\n--" boundary "--") went by. A delimiter is only ever recognized at the start
+// of a line, so finding it in the stream is what the multipart reader needs to end a form.
+type closingWatch struct {
+	io.ReadCloser
+	delim []byte
+	tail  []byte // the last len(delim)-1 bytes read, for a delimiter split between two reads
+	seam  []byte // tail and the start of the next read
+	seen  bool
+}
+
+func newClosingWatch(body io.ReadCloser, boundary string) *closingWatch {
+	// The first delimiter of a form may open the body without a line break before it.
+	return &closingWatch{ReadCloser: body, delim: []byte("\r\n--" + boundary + "--"), tail: []byte("\r\n")}
+}
+
+func (w *closingWatch) Read(p []byte) (int, error) {
+	n, err := w.ReadCloser.Read(p)
+	if w.seen || n == 0 {
+		return n, err
+	}
+	chunk, keep := p[:n], len(w.delim)-1
+	w.seam = append(append(w.seam[:0], w.tail...), chunk[:min(n, keep)]...)
+	if bytes.Contains(w.seam, w.delim) || bytes.Contains(chunk, w.delim) {
+		w.seen = true
+	} else if n >= keep {
+		w.tail = append(w.tail[:0], chunk[n-keep:]...)
+	} else {
+		w.tail = append(w.tail[:0], w.seam[len(w.seam)-min(len(w.seam), keep):]...)
+	}
+	return n, err
+}
+
+// saveError is the kind of the store's refusal of a file part: 413 and 415 naming the field,
+// 400 for an empty file, and the rest (the disk) is internal. Failures to read the part are
+// readError's (formReader).
 func saveError(err error, field string) error {
-	var maxBytes *http.MaxBytesError
 	switch {
 	case errors.Is(err, storage.ErrTooLarge):
 		return errs.TooLarge("The " + field + " file is too large")
@@ -125,8 +207,6 @@ func saveError(err error, field string) error {
 		return errs.UnsupportedMedia("The " + field + " file type is not accepted")
 	case errors.Is(err, storage.ErrEmpty):
 		return errs.InvalidField(field, "is empty")
-	case errors.As(err, &maxBytes), errors.Is(err, io.ErrUnexpectedEOF):
-		return readError(err)
 	}
 	return err
 }

@@ -17,8 +17,9 @@ import (
 )
 
 // Input checks shared by the controllers: path ids, page parameters, and the fields of
-// API.md's "Validation". Each check adds the reason for a bad field to a map of field ->
-// reason, so one answer lists every failing field.
+// API.md's "Validation". Each check adds the reason for a bad field to an errs.Problems, in
+// the order the checks run, so one answer lists every failing field and its message names the
+// first.
 
 // Field limits. API.md fixes those of users and comments and the thumbnail cap; the others
 // are ours (TikTok's caption limit, the URL length browsers handle everywhere).
@@ -188,26 +189,26 @@ func cleanText(s *string) *string {
 }
 
 // checkLength refuses a text over maxChars characters.
-func checkLength(field string, s *string, maxChars int, fields map[string]string) {
+func checkLength(field string, s *string, maxChars int, p *errs.Problems) {
 	if s != nil && utf8.RuneCountInString(*s) > maxChars {
-		fields[field] = "must be at most " + strconv.Itoa(maxChars) + " characters"
+		p.Add(field, "must be at most "+strconv.Itoa(maxChars)+" characters")
 	}
 }
 
 // checkURL accepts only an absolute http(s) URL of at most 2,048 characters. A URL a client
 // gives (a video's, a thumbnail's, an avatar's) may not point into our own /uploads/: deleting
 // or replacing its row would then delete a file that belongs to someone else.
-func checkURL(field string, s *string, fields map[string]string) {
+func checkURL(field string, s *string, p *errs.Problems) {
 	if s == nil {
 		return
 	}
 	if len(*s) > maxURLChars {
-		fields[field] = "must be at most 2048 characters"
+		p.Add(field, "must be at most 2048 characters")
 		return
 	}
 	u, err := url.Parse(*s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		fields[field] = "must be an http(s) URL"
+		p.Add(field, "must be an http(s) URL")
 	}
 }
 
@@ -226,70 +227,62 @@ func validEmail(s string) bool {
 // case, to email, the registrant's own (the course signup page sends the e-mail as the
 // username). Anyone else's address is refused: its owner, logging in by username with it,
 // would reach the squatter's account instead of their own.
-func checkUsername(s, email string, fields map[string]string) {
+func checkUsername(s, email string, p *errs.Problems) {
 	switch {
 	case s == "":
-		fields["username"] = "is required"
+		p.Add("username", "is required")
 	case usernamePattern.MatchString(s):
 	case strings.Contains(s, "@") && validEmail(s) && !strings.EqualFold(s, email):
-		fields["username"] = "may be an e-mail address only when it is your own e-mail"
+		p.Add("username", "may be an e-mail address only when it is your own e-mail")
 	case strings.Contains(s, "@") && validEmail(s):
 	default:
-		fields["username"] = "must be 3 to 30 letters, digits, dots or underscores (or an e-mail address)"
+		p.Add("username", "must be 3 to 30 letters, digits, dots or underscores (or an e-mail address)")
 	}
 }
 
-func checkEmail(s string, fields map[string]string) {
+func checkEmail(s string, p *errs.Problems) {
 	switch {
 	case s == "":
-		fields["email"] = "is required"
+		p.Add("email", "is required")
 	case !validEmail(s):
-		fields["email"] = "must be a valid e-mail address"
+		p.Add("email", "must be a valid e-mail address")
 	}
 }
 
-func checkNewPassword(field, s string, fields map[string]string) {
+func checkNewPassword(field, s string, p *errs.Problems) {
 	switch {
 	case s == "":
-		fields[field] = "is required"
+		p.Add(field, "is required")
 	case len(s) < minPasswordBytes:
-		fields[field] = "must be at least 8 characters"
+		p.Add(field, "must be at least 8 characters")
 	case len(s) > maxPasswordBytes:
-		fields[field] = "must be at most 72 bytes"
+		p.Add(field, "must be at most 72 bytes")
 	}
 }
 
 // checkGivenPassword validates a password to compare (login, current password): only the
 // upper bound, since accounts made by the Prisma version may have shorter passwords.
-func checkGivenPassword(field, s string, fields map[string]string) {
+func checkGivenPassword(field, s string, p *errs.Problems) {
 	switch {
 	case s == "":
-		fields[field] = "is required"
+		p.Add(field, "is required")
 	case len(s) > maxPasswordBytes:
-		fields[field] = "must be at most 72 bytes"
+		p.Add(field, "must be at most 72 bytes")
 	}
 }
 
 // checkContent trims a comment's content and checks its length: 1 to 2,000 characters.
-func checkContent(content *string, fields map[string]string) string {
+func checkContent(content *string, p *errs.Problems) string {
 	if content == nil {
-		fields["content"] = "is required"
+		p.Add("content", "is required")
 		return ""
 	}
 	s := strings.TrimSpace(*content)
 	switch n := utf8.RuneCountInString(s); {
 	case n == 0:
-		fields["content"] = "must not be empty"
+		p.Add("content", "must not be empty")
 	case n > maxCommentChars:
-		fields["content"] = "must be at most 2000 characters"
+		p.Add("content", "must be at most 2000 characters")
 	}
 	return s
-}
-
-// invalid is the 400 of the fields that failed their checks, nil when none did.
-func invalid(fields map[string]string) error {
-	if len(fields) == 0 {
-		return nil
-	}
-	return errs.ValidationFailed(fields)
 }

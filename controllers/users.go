@@ -140,18 +140,18 @@ func (u *Users) readProfile(c *gin.Context) (profileInput, map[string]storage.Ob
 // over a text one. A text avatar is an http(s) URL, or "" / null to clear it, or a path of our
 // own store, which may only be the current avatar sent back (the store checks that).
 func profileUpdate(in profileInput, uploaded map[string]storage.Object) (store.ProfileUpdate, error) {
-	fields := map[string]string{}
+	var problems errs.Problems
 	update := store.ProfileUpdate{Name: in.Name.cleaned(), Bio: in.Bio.cleaned(), Avatar: in.Avatar.cleaned()}
-	checkLength("name", update.Name.Value, maxNameChars, fields)
-	checkLength("bio", update.Bio.Value, maxBioChars, fields)
+	checkLength("name", update.Name.Value, maxNameChars, &problems)
+	checkLength("bio", update.Bio.Value, maxBioChars, &problems)
 	if file, ok := uploaded["avatar"]; ok {
 		update.Avatar = store.TextChange{Set: true, Value: &file.URL}
 	} else if v := update.Avatar.Value; v != nil && strings.HasPrefix(*v, storage.URLPrefix) {
 		update.AvatarMustBeCurrent = true
 	} else {
-		checkURL("avatar", v, fields)
+		checkURL("avatar", v, &problems)
 	}
-	return update, invalid(fields)
+	return update, problems.Err()
 }
 
 // Delete answers DELETE /api/users/:id (self only). Everything of the user goes with it (the

@@ -53,11 +53,11 @@ func (v *Videos) Create(c *gin.Context) error {
 			v.Files.remove(ctx, uploaded)
 		}
 	}()
-	fields := map[string]string{}
+	var problems errs.Problems
 	caption, audio := cleanText(in.Caption.Value), cleanText(in.AudioName.Value)
-	checkLength("caption", caption, maxCaptionChars, fields)
-	checkLength("audioName", audio, maxAudioNameChars, fields)
-	if err := invalid(fields); err != nil {
+	checkLength("caption", caption, maxCaptionChars, &problems)
+	checkLength("audioName", audio, maxAudioNameChars, &problems)
+	if err := problems.Err(); err != nil {
 		return err
 	}
 	video := models.Video{UserID: viewer, VideoURL: *in.VideoURL, ThumbnailURL: in.ThumbnailURL,
@@ -79,14 +79,14 @@ func (v *Videos) readVideo(c *gin.Context) (videoInput, map[string]storage.Objec
 		if err := middleware.BindJSON(c, &in); err != nil {
 			return in, nil, err
 		}
-		fields := map[string]string{}
+		var problems errs.Problems
 		in.VideoURL, in.ThumbnailURL = cleanText(in.VideoURL), cleanText(in.ThumbnailURL)
 		if in.VideoURL == nil {
-			fields["videoUrl"] = "is required (or upload a video file as multipart form data)"
+			problems.Add("videoUrl", "is required (or upload a video file as multipart form data)")
 		}
-		checkURL("videoUrl", in.VideoURL, fields)
-		checkURL("thumbnailUrl", in.ThumbnailURL, fields)
-		return in, nil, invalid(fields)
+		checkURL("videoUrl", in.VideoURL, &problems)
+		checkURL("thumbnailUrl", in.ThumbnailURL, &problems)
+		return in, nil, problems.Err()
 	}
 	// A videoUrl text field is ignored: an upload's URL is the stored file's.
 	uploaded, err := v.Files.read(c, uploadForm{
@@ -139,10 +139,10 @@ func (v *Videos) Update(c *gin.Context) error {
 		return err
 	}
 	update := store.VideoUpdate{Caption: in.Caption.cleaned(), AudioName: in.AudioName.cleaned()}
-	fields := map[string]string{}
-	checkLength("caption", update.Caption.Value, maxCaptionChars, fields)
-	checkLength("audioName", update.AudioName.Value, maxAudioNameChars, fields)
-	if err := invalid(fields); err != nil {
+	var problems errs.Problems
+	checkLength("caption", update.Caption.Value, maxCaptionChars, &problems)
+	checkLength("audioName", update.AudioName.Value, maxAudioNameChars, &problems)
+	if err := problems.Err(); err != nil {
 		return err
 	}
 	ctx := c.Request.Context()

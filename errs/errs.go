@@ -9,7 +9,9 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Kind is the class of an error; each kind has exactly one HTTP status (middleware).
@@ -85,14 +87,106 @@ func Invalid(code, message string) *Error {
 	return &Error{Kind: KindInvalid, Code: code, Message: message}
 }
 
-// ValidationFailed is a 400 listing the reason for each bad field.
-func ValidationFailed(fields map[string]string) *Error {
-	return &Error{Kind: KindInvalid, Code: CodeValidationFailed, Message: "Validation failed", Fields: fields}
+// FieldProblem is what is wrong with one field of a request: the field by its API name
+// (camelCase, as the client sends it) and the reason, worded to follow the field's label
+// ("must be at least 8 characters").
+type FieldProblem struct {
+	Field  string
+	Reason string
+}
+
+// Problems collects the failing fields of a request in the order they were checked. The order
+// matters: the frontend shows only the message, which names the first.
+type Problems []FieldProblem
+
+// Add records that field failed for reason. A field keeps its first reason: checks run from
+// the most basic (is it there at all) to the finer ones.
+func (p *Problems) Add(field, reason string) {
+	if !p.Has(field) {
+		*p = append(*p, FieldProblem{Field: field, Reason: reason})
+	}
+}
+
+// Has reports whether field has failed a check.
+func (p Problems) Has(field string) bool {
+	for _, f := range p {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// Err is the validation failure of the recorded problems, nil when there are none.
+func (p Problems) Err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return ValidationFailed(p...)
+}
+
+// ValidationFailed is a 400 listing the reason for each bad field. Its message says in words
+// what is wrong with the first ("Password must be at least 8 characters"), since that is all
+// the frontend shows; Fields still lists every one.
+func ValidationFailed(problems ...FieldProblem) *Error {
+	fields := make(map[string]string, len(problems))
+	for _, p := range problems {
+		if _, seen := fields[p.Field]; !seen {
+			fields[p.Field] = p.Reason
+		}
+	}
+	message := "Validation failed"
+	if len(problems) > 0 {
+		message = Label(problems[0].Field) + " " + problems[0].Reason
+	}
+	return &Error{Kind: KindInvalid, Code: CodeValidationFailed, Message: message, Fields: fields}
 }
 
 // InvalidField is ValidationFailed for one field.
 func InvalidField(field, reason string) *Error {
-	return ValidationFailed(map[string]string{field: reason})
+	return ValidationFailed(FieldProblem{Field: field, Reason: reason})
+}
+
+// acronyms are the words a label writes in capitals.
+var acronyms = map[string]string{"id": "ID", "url": "URL"}
+
+// Label turns an API field name into words for a message: "currentPassword" -> "Current
+// password", "videoUrl" -> "Video URL", "user.name" -> "User name".
+func Label(field string) string {
+	var words []string
+	var word []rune
+	flush := func() {
+		if len(word) > 0 {
+			words = append(words, strings.ToLower(string(word)))
+			word = word[:0]
+		}
+	}
+	prev := rune(0)
+	for _, r := range field {
+		switch {
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
+			flush()
+		case unicode.IsUpper(r) && (unicode.IsLower(prev) || unicode.IsDigit(prev)):
+			flush()
+			word = append(word, r)
+		default:
+			word = append(word, r)
+		}
+		prev = r
+	}
+	flush()
+	if len(words) == 0 {
+		return "A field"
+	}
+	for i, w := range words {
+		if a, ok := acronyms[w]; ok {
+			words[i] = a
+		}
+	}
+	first := []rune(words[0])
+	first[0] = unicode.ToUpper(first[0])
+	words[0] = string(first)
+	return strings.Join(words, " ")
 }
 
 // Unauthorized is a 401 with one of the token codes or invalid_credentials.

@@ -6,7 +6,6 @@ package middleware
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -227,20 +226,4 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 
 func isMultipart(contentType string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "multipart/form-data")
-}
-
-// BindJSON decodes the request body into dst, turning decoding failures into error kinds
-// (decodeError: 413 over the cap, 400 invalid_json, 400 validation_failed for a field of the
-// wrong type). Unknown fields are ignored, as API.md says.
-func BindJSON(c *gin.Context, dst any) error {
-	if c.Request.Body == nil || c.Request.Body == http.NoBody {
-		return errs.Invalid(errs.CodeInvalidJSON, "Request body must be a JSON object")
-	}
-	if err := json.NewDecoder(c.Request.Body).Decode(dst); err != nil {
-		if e := decodeError(err); e != nil {
-			return e
-		}
-		return errs.Invalid(errs.CodeInvalidJSON, "Request body is not valid JSON")
-	}
-	return nil
 }

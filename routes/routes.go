@@ -144,7 +144,8 @@ func New(d Deps) (*gin.Engine, error) {
 	videos := &controllers.Videos{Store: data, Files: files, MaxVideoBytes: maxVideoBytes(d.Config)}
 	comments := &controllers.Comments{Store: data}
 
-	api := r.Group("/api")
+	// Every query parameter of the API is clean text before a handler reads it.
+	api := r.Group("/api", middleware.CheckQuery())
 	api.POST("/users/register", middleware.RateLimitByIP(d.Limiters.RegisterPerIP, "register"), h(authCtl.Register))
 	api.POST("/users/login", middleware.RateLimitByIP(d.Limiters.LoginPerIP, "login"), h(authCtl.Login))
 	api.POST("/users/refresh", h(authCtl.Refresh))

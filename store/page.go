@@ -191,7 +191,7 @@ func parseCursor(ctx context.Context, s string, spec listSpec) (position, error)
 }
 
 func badCursor() error {
-	return errs.InvalidField("cursor", "is not a valid cursor")
+	return errs.InvalidField("cursor", "is not valid (send nextCursor back as it came)")
 }
 
 // Cursor encodings: base64url of "v1:<unix ms>:<id>" for lists by time (milliseconds are
