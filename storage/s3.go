@@ -123,7 +123,7 @@ func (s *S3) checkBucket(ctx context.Context, create bool) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("cannot reach the bucket S3_BUCKET=%s at S3_ENDPOINT=%s: %w%s", s.bucket, s.client.EndpointURL(), err, keyHint(err))
+		return fmt.Errorf("cannot check the bucket S3_BUCKET=%s at S3_ENDPOINT=%s: %w%s", s.bucket, s.client.EndpointURL(), err, keyHint(err))
 	}
 	if exists {
 		return nil
