@@ -111,6 +111,7 @@ func (s S3Server) client() (*minio.Client, error) {
 	return minio.New(host, &minio.Options{
 		Creds:  credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
 		Secure: strings.HasPrefix(s.Endpoint, "https://"), Region: s.Region, BucketLookup: minio.BucketLookupPath,
+		MaxRetries: 1, // ping retries itself, and a failure shows its cause, not a time-out
 	})
 }
 
@@ -204,7 +205,7 @@ func versitygw() (string, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("scripts/tools.sh versitygw: %w\n%s", err, stderr.String())
+		return "", fmt.Errorf("scripts/tools.sh versitygw: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	if stderr.Len() > 0 {
 		fmt.Fprint(os.Stderr, stderr.String()) // "building ... (first time only)": says why the run is slow
