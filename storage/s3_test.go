@@ -65,7 +65,6 @@ func TestS3StartChecksTheBucketAndNamesTheSettingToFix(t *testing.T) {
 	created.PublicBaseURL = b.Endpoint + "/" + created.Bucket
 	st := newS3(t, created)
 	t.Cleanup(func() {
-		_ = b.Client.RemoveObject(ctx, created.Bucket, "", minio.RemoveObjectOptions{})
 		for o := range b.Client.ListObjects(ctx, created.Bucket, minio.ListObjectsOptions{Recursive: true}) {
 			_ = b.Client.RemoveObject(ctx, created.Bucket, o.Key, minio.RemoveObjectOptions{})
 		}
