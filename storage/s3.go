@@ -297,12 +297,6 @@ func (s *S3) Handler() http.Handler {
 	return http.NotFoundHandler()
 }
 
-// Bucket is the name of the store's bucket.
-func (s *S3) Bucket() string { return s.bucket }
-
-// Client is the S3 client of the store, for tests and tools that look inside the bucket.
-func (s *S3) Client() *minio.Client { return s.client }
-
 // retry runs op until it succeeds, fails in a way that will not pass, or has failed
 // len(retryDelays)+1 times.
 func retry(ctx context.Context, op func() error) error {
