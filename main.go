@@ -29,6 +29,7 @@ import (
 	"tiktok/config"
 	"tiktok/database"
 	"tiktok/routes"
+	"tiktok/storage"
 )
 
 func main() {
@@ -91,7 +92,15 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 	} else {
 		gin.SetMode(gin.ReleaseMode)
 	}
-	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log})
+	uploads, err := storage.New(ctx, cfg)
+	if err != nil {
+		log.Error("cannot open the store of uploads", "storage", cfg.Storage, "error", err)
+		return 1
+	}
+	if cfg.Storage == config.StorageS3 {
+		log.Info("uploads go to the bucket", "bucket", cfg.S3Bucket, "endpoint", cfg.S3Endpoint, "public_url", cfg.S3PublicBaseURL)
+	}
+	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log, Store: uploads})
 	if err != nil {
 		log.Error("cannot build the router", "error", err)
 		return 1

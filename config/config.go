@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +24,12 @@ const (
 	EnvDevelopment = "development"
 	EnvTest        = "test"
 	EnvProduction  = "production"
+)
+
+// Stores of uploads (STORAGE).
+const (
+	StorageLocal = "local"
+	StorageS3    = "s3"
 )
 
 // ExampleJWTSecret is the placeholder shipped in .env.example; production refuses it.
@@ -62,6 +70,17 @@ type Config struct {
 	// anything but an upload); UploadReadTimeout does for the multipart uploads.
 	BodyReadTimeout   time.Duration
 	UploadReadTimeout time.Duration
+
+	// Storage is where uploads go: StorageLocal (the disk under UploadDir, served at /uploads/)
+	// or StorageS3 (a bucket, served at S3PublicBaseURL; STORAGE=s3 requires the S3 settings).
+	Storage         string
+	S3Endpoint      string
+	S3Region        string
+	S3Bucket        string
+	S3AccessKey     string
+	S3SecretKey     string
+	S3PublicBaseURL string
+	S3PathStyle     bool
 
 	RateLoginPerIP           int
 	RateLoginFailsPerAccount int
@@ -154,6 +173,11 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		r.errs = append(r.errs, &Error{Var: "DATABASE_URL", Reason: "must start with postgres:// or postgresql:// (for example postgres://postgres:postgres@localhost:5432/tiktok?sslmode=disable)"})
 	}
 
+	c.Storage = r.oneOf("STORAGE", StorageLocal, StorageLocal, StorageS3)
+	if c.Storage == StorageS3 {
+		r.s3(&c)
+	}
+
 	switch {
 	case c.Production() && c.JWTSecret == "":
 		r.errs = append(r.errs, &Error{Var: "JWT_SECRET", Reason: "is required in production (generate one with: openssl rand -hex 32)"})
@@ -172,6 +196,41 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	return c, nil
 }
+
+// s3 reads the S3_* settings, which STORAGE=s3 requires.
+func (r *reader) s3(c *Config) {
+	required := func(name string) string {
+		v, ok := r.raw(name)
+		if !ok {
+			r.errs = append(r.errs, &Error{Var: name, Reason: "is required with STORAGE=s3"})
+		}
+		return v
+	}
+	c.S3Endpoint = required("S3_ENDPOINT")
+	c.S3Region = r.str("S3_REGION", "us-east-1")
+	c.S3Bucket = required("S3_BUCKET")
+	c.S3AccessKey = required("S3_ACCESS_KEY")
+	c.S3SecretKey = required("S3_SECRET_KEY")
+	c.S3PublicBaseURL = strings.TrimRight(required("S3_PUBLIC_BASE_URL"), "/")
+	c.S3PathStyle = r.boolean("S3_PATH_STYLE", true)
+	if c.S3Endpoint != "" {
+		if u, err := url.Parse(c.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.User != nil {
+			r.fail("S3_ENDPOINT", c.S3Endpoint, "must be the http(s) URL of the S3 API, with no path (for example http://127.0.0.1:7070)")
+		}
+	}
+	if c.S3Bucket != "" && !bucketName.MatchString(c.S3Bucket) {
+		r.fail("S3_BUCKET", c.S3Bucket, "must be a bucket name: 3-63 lower-case letters, digits, dots and hyphens")
+	}
+	if c.S3PublicBaseURL != "" {
+		if u, err := url.Parse(c.S3PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			r.fail("S3_PUBLIC_BASE_URL", c.S3PublicBaseURL, "must be the http(s) URL clients fetch the bucket's objects from (for example http://127.0.0.1:7070/tiktok or https://cdn.example.com)")
+		}
+	}
+}
+
+var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 func randomSecret() string {
 	b := make([]byte, 32)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,79 @@ func TestSettingsAreParsed(t *testing.T) {
 	if c.Port != 9000 || c.JWTExpiresIn != 90*time.Minute || c.AppEnv != EnvTest || c.AutoMigrate ||
 		len(c.CORSOrigins) != 2 || c.CORSOrigins[1] != "https://app.example.com" || c.JWTSecret != "s" || c.JWTSecretGenerated {
 		t.Fatalf("parsed %+v", c)
+	}
+}
+
+// s3Env is a complete STORAGE=s3 configuration.
+func s3Env(edit map[string]string) map[string]string {
+	vars := map[string]string{
+		"STORAGE": "s3", "S3_ENDPOINT": "http://127.0.0.1:7070", "S3_BUCKET": "tiktok",
+		"S3_ACCESS_KEY": "key", "S3_SECRET_KEY": "secret", "S3_PUBLIC_BASE_URL": "http://127.0.0.1:7070/tiktok/",
+	}
+	for k, v := range edit {
+		if v == "" {
+			delete(vars, k)
+		} else {
+			vars[k] = v
+		}
+	}
+	return vars
+}
+
+func TestStorageDefaultsToTheLocalDisk(t *testing.T) {
+	c, err := Load(env(map[string]string{"S3_ENDPOINT": "not checked unless STORAGE=s3"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage != StorageLocal || c.UploadDir != "uploads" {
+		t.Fatalf("Storage %q, UploadDir %q", c.Storage, c.UploadDir)
+	}
+}
+
+func TestStorageS3ReadsItsSettings(t *testing.T) {
+	c, err := Load(env(s3Env(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage != StorageS3 || c.S3Endpoint != "http://127.0.0.1:7070" || c.S3Region != "us-east-1" ||
+		c.S3Bucket != "tiktok" || c.S3AccessKey != "key" || c.S3SecretKey != "secret" ||
+		c.S3PublicBaseURL != "http://127.0.0.1:7070/tiktok" || !c.S3PathStyle {
+		t.Fatalf("parsed %+v", c)
+	}
+	c, err = Load(env(s3Env(map[string]string{"S3_PATH_STYLE": "false", "S3_REGION": "eu-west-1", "STORAGE": "S3"})))
+	if err != nil || c.S3PathStyle || c.S3Region != "eu-west-1" || c.Storage != StorageS3 {
+		t.Fatalf("parsed %+v, %v", c, err)
+	}
+}
+
+func TestStorageS3RefusesMissingOrBadSettingsNamingThem(t *testing.T) {
+	cases := []struct {
+		name string
+		edit map[string]string
+		want string
+	}{
+		{"unknown store", map[string]string{"STORAGE": "gcs"}, "STORAGE"},
+		{"no endpoint", map[string]string{"S3_ENDPOINT": ""}, "S3_ENDPOINT"},
+		{"no bucket", map[string]string{"S3_BUCKET": ""}, "S3_BUCKET"},
+		{"no access key", map[string]string{"S3_ACCESS_KEY": ""}, "S3_ACCESS_KEY"},
+		{"no secret key", map[string]string{"S3_SECRET_KEY": ""}, "S3_SECRET_KEY"},
+		{"no public URL", map[string]string{"S3_PUBLIC_BASE_URL": ""}, "S3_PUBLIC_BASE_URL"},
+		{"endpoint without scheme", map[string]string{"S3_ENDPOINT": "127.0.0.1:7070"}, "S3_ENDPOINT"},
+		{"endpoint with a path", map[string]string{"S3_ENDPOINT": "http://127.0.0.1:7070/tiktok"}, "S3_ENDPOINT"},
+		{"bucket with capitals", map[string]string{"S3_BUCKET": "TikTok"}, "S3_BUCKET"},
+		{"relative public URL", map[string]string{"S3_PUBLIC_BASE_URL": "/media"}, "S3_PUBLIC_BASE_URL"},
+		{"public URL with a query", map[string]string{"S3_PUBLIC_BASE_URL": "https://cdn.example.com/?a=1"}, "S3_PUBLIC_BASE_URL"},
+		{"path style not a boolean", map[string]string{"S3_PATH_STYLE": "maybe"}, "S3_PATH_STYLE"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(env(s3Env(tc.edit)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error naming %s, got %v", tc.want, err)
+			}
+			if strings.Contains(fmt.Sprint(err), "secret") {
+				t.Fatalf("the error shows the secret key: %v", err)
+			}
+		})
 	}
 }

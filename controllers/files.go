@@ -32,10 +32,10 @@ type StoredFiles struct {
 // maxTextPart caps a text field of a multipart form (bio is the longest at 500 characters).
 const maxTextPart = 4 << 10
 
-// fileField is a file a form may carry: its kind and size cap.
+// fileField is a file a form may carry: its folder (which decides its kind) and size cap.
 type fileField struct {
-	kind  storage.Kind
-	limit int64
+	folder storage.Folder
+	limit  int64
 }
 
 // uploadForm says which fields of a multipart form are read: file parts named in fileFields
@@ -95,7 +95,7 @@ func (f *StoredFiles) read(c *gin.Context, form uploadForm) (map[string]storage.
 				return fail(errs.InvalidField(field, "must be sent once"))
 			}
 			body := &formReader{r: part}
-			obj, err := f.Uploads.Save(ctx, body, spec.kind, spec.limit)
+			obj, err := f.Uploads.Save(ctx, body, spec.folder, spec.limit)
 			if body.err != nil {
 				return fail(readError(body.err))
 			}

@@ -83,8 +83,8 @@ func FuzzStoredFilesRead(f *testing.F) {
 		var caption, bio optionalText
 		form := uploadForm{
 			fileFields: map[string]fileField{
-				"video":     {kind: storage.Video, limit: 1024},
-				"thumbnail": {kind: storage.Image, limit: 512},
+				"video":     {folder: storage.VideosFolder, limit: 1024},
+				"thumbnail": {folder: storage.ThumbnailsFolder, limit: 512},
 			},
 			textFields: map[string]*optionalText{"caption": &caption, "bio": &bio},
 		}
@@ -118,7 +118,7 @@ func FuzzStoredFilesRead(f *testing.F) {
 		}
 		for field, obj := range saved {
 			spec := form.fileFields[field]
-			if obj.Size < 1 || obj.Size > spec.limit || (spec.kind == storage.Video) != strings.HasPrefix(obj.ContentType, "video/") {
+			if obj.Size < 1 || obj.Size > spec.limit || (spec.folder == storage.VideosFolder) != strings.HasPrefix(obj.ContentType, "video/") {
 				t.Fatalf("%q: %s stored as %+v", body, field, obj)
 			}
 		}

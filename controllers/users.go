@@ -130,7 +130,7 @@ func (u *Users) readProfile(c *gin.Context) (profileInput, map[string]storage.Ob
 		return in, nil, middleware.BindJSON(c, &in)
 	}
 	uploaded, err := u.Files.read(c, uploadForm{
-		fileFields: map[string]fileField{"avatar": {kind: storage.Image, limit: MaxAvatarBytes}},
+		fileFields: map[string]fileField{"avatar": {folder: storage.AvatarsFolder, limit: MaxAvatarBytes}},
 		textFields: map[string]*optionalText{"name": &in.Name, "bio": &in.Bio, "avatar": &in.Avatar},
 	})
 	return in, uploaded, err

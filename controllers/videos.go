@@ -91,8 +91,8 @@ func (v *Videos) readVideo(c *gin.Context) (videoInput, map[string]storage.Objec
 	// A videoUrl text field is ignored: an upload's URL is the stored file's.
 	uploaded, err := v.Files.read(c, uploadForm{
 		fileFields: map[string]fileField{
-			"video":     {kind: storage.Video, limit: v.MaxVideoBytes},
-			"thumbnail": {kind: storage.Image, limit: MaxThumbnailBytes},
+			"video":     {folder: storage.VideosFolder, limit: v.MaxVideoBytes},
+			"thumbnail": {folder: storage.ThumbnailsFolder, limit: MaxThumbnailBytes},
 		},
 		textFields: map[string]*optionalText{"caption": &in.Caption, "audioName": &in.AudioName},
 	})

@@ -3,6 +3,7 @@
 package routes
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,7 +30,7 @@ type Deps struct {
 	Config config.Config
 	DB     *gorm.DB
 	Log    *slog.Logger
-	// Store keeps uploaded files; nil means the local disk under Config.UploadDir.
+	// Store keeps uploaded files; nil means the one Config.Storage names (storage.New).
 	Store storage.Store
 	// Limiters replace the in-memory rate limiters built from the RATE_* settings (tests
 	// pass limiters with a fake clock; several instances would pass shared ones).
@@ -103,17 +104,26 @@ func New(d Deps) (*gin.Engine, error) {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 
 	if d.Store == nil {
-		local, err := storage.NewLocal(d.Config.UploadDir)
+		st, err := storage.New(context.Background(), d.Config)
 		if err != nil {
 			return nil, err
 		}
-		d.Store = local
+		d.Store = st
 	}
-	if local, ok := d.Store.(*storage.Local); ok && local.NotFound == nil {
-		// Missing files answer with the API's JSON error, like every other 404.
-		local.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			middleware.WriteErrorTo(w, errs.NotFound("File not found"))
-		})
+	// Missing files answer with the API's JSON error, like every other 404. With a bucket,
+	// every file is missing here: the bucket serves them at their absolute URLs.
+	fileNotFound := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		middleware.WriteErrorTo(w, errs.NotFound("File not found"))
+	})
+	switch st := d.Store.(type) {
+	case *storage.Local:
+		if st.NotFound == nil {
+			st.NotFound = fileNotFound
+		}
+	case *storage.S3:
+		if st.NotFound == nil {
+			st.NotFound = fileNotFound
+		}
 	}
 	if d.Limiters == nil {
 		d.Limiters = DefaultLimiters(d.Config)

@@ -1,10 +1,11 @@
-// Package storage keeps uploaded files (avatars, videos, thumbnails). The Store interface lets
-// an object store (S3-compatible, files served by a CDN) replace the local disk later without
-// touching the controllers.
+// Package storage keeps uploaded files (avatars, videos, thumbnails) behind the Store
+// interface: Local on the local disk, served by this server at /uploads/, or S3 in an
+// S3-compatible bucket, served by the bucket or a CDN in front of it. New picks one from the
+// STORAGE setting; the controllers never know which.
 //
 // A file's type is decided from its first bytes, never from its name or the client's
-// Content-Type; files are streamed to a temporary file (never held whole in memory), get a
-// random name, and a failed save leaves nothing behind.
+// Content-Type; files are streamed (never held whole in memory), get a random name, and a
+// failed save leaves nothing behind.
 package storage
 
 import (
@@ -31,6 +32,28 @@ const (
 	Video             // mp4, webm, quicktime
 )
 
+// Folder is what an upload is for: it decides the kind of file accepted and, in an object
+// store, the folder of its key ("videos/3f9a....mp4"). The local store keeps one flat folder.
+type Folder string
+
+// The folders of uploads.
+const (
+	VideosFolder     Folder = "videos"     // a video's file
+	ThumbnailsFolder Folder = "thumbnails" // a video's cover image
+	AvatarsFolder    Folder = "avatars"    // a user's picture
+)
+
+// Kind is the kind of file the folder accepts; ok is false for a folder not listed above.
+func (f Folder) Kind() (kind Kind, ok bool) {
+	switch f {
+	case VideosFolder:
+		return Video, true
+	case ThumbnailsFolder, AvatarsFolder:
+		return Image, true
+	}
+	return 0, false
+}
+
 // Errors of Save; controllers map them to 413 and 415.
 var (
 	ErrTooLarge    = errors.New("file too large")
@@ -48,8 +71,9 @@ type Object struct {
 
 // Store saves, deletes and serves uploaded files.
 type Store interface {
-	// Save streams r into a new file if its bytes are of kind and at most maxBytes long.
-	Save(ctx context.Context, r io.Reader, kind Kind, maxBytes int64) (Object, error)
+	// Save streams r into a new file of folder if its bytes are of the folder's kind and at
+	// most maxBytes long.
+	Save(ctx context.Context, r io.Reader, folder Folder, maxBytes int64) (Object, error)
 	// Delete removes the file called name; a missing file is not an error.
 	Delete(ctx context.Context, name string) error
 	// NameFromURL returns the name of the file a URL of this store points to, and false for
@@ -81,20 +105,12 @@ func NewLocal(dir string) (*Local, error) {
 // (paths, dot-dot, hidden files) is never opened or deleted.
 var validName = regexp.MustCompile(`^[0-9a-f]{32}\.(jpg|png|webp|gif|mp4|webm|mov)$`)
 
-// Save implements Store.
-func (l *Local) Save(ctx context.Context, r io.Reader, kind Kind, maxBytes int64) (Object, error) {
-	head := make([]byte, 512)
-	n, err := io.ReadFull(r, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+// Save implements Store. The folder only decides the kind: files are kept flat in Dir, so the
+// URLs of rows written before folders existed keep working.
+func (l *Local) Save(ctx context.Context, r io.Reader, folder Folder, maxBytes int64) (Object, error) {
+	head, contentType, ext, err := readHead(r, folder)
+	if err != nil {
 		return Object{}, err
-	}
-	head = head[:n]
-	if n == 0 {
-		return Object{}, ErrEmpty
-	}
-	contentType, ext := Sniff(head)
-	if ext == "" || kindOf(contentType) != kind {
-		return Object{}, ErrUnsupported
 	}
 
 	tmp, err := os.CreateTemp(l.Dir, ".upload-*")
@@ -182,6 +198,29 @@ func (l *Local) Handler() http.Handler {
 var contentTypeOfExt = map[string]string{
 	".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif",
 	".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime",
+}
+
+// readHead reads the first bytes of an upload and sniffs them: nothing is stored before the
+// type is known to fit the folder.
+func readHead(r io.Reader, folder Folder) (head []byte, contentType, ext string, err error) {
+	kind, ok := folder.Kind()
+	if !ok {
+		return nil, "", "", fmt.Errorf("storage: unknown folder %q", folder)
+	}
+	head = make([]byte, 512)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, "", "", err
+	}
+	head = head[:n]
+	if n == 0 {
+		return nil, "", "", ErrEmpty
+	}
+	contentType, ext = Sniff(head)
+	if ext == "" || kindOf(contentType) != kind {
+		return nil, "", "", ErrUnsupported
+	}
+	return head, contentType, ext, nil
 }
 
 func kindOf(contentType string) Kind {

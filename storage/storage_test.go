@@ -68,22 +68,22 @@ func TestSaveRefusesAndLeavesNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := st.Save(ctx, bytes.NewReader(pngBytes), storage.Image, 50); !errors.Is(err, storage.ErrTooLarge) {
+	if _, err := st.Save(ctx, bytes.NewReader(pngBytes), storage.AvatarsFolder, 50); !errors.Is(err, storage.ErrTooLarge) {
 		t.Fatalf("too large: err = %v", err)
 	}
-	if _, err := st.Save(ctx, bytes.NewReader(mp4Bytes), storage.Image, 1<<20); !errors.Is(err, storage.ErrUnsupported) {
+	if _, err := st.Save(ctx, bytes.NewReader(mp4Bytes), storage.AvatarsFolder, 1<<20); !errors.Is(err, storage.ErrUnsupported) {
 		t.Fatalf("video as image: err = %v", err)
 	}
-	if _, err := st.Save(ctx, strings.NewReader("hello"), storage.Image, 1<<20); !errors.Is(err, storage.ErrUnsupported) {
+	if _, err := st.Save(ctx, strings.NewReader("hello"), storage.AvatarsFolder, 1<<20); !errors.Is(err, storage.ErrUnsupported) {
 		t.Fatalf("text: err = %v", err)
 	}
-	if _, err := st.Save(ctx, strings.NewReader(""), storage.Image, 1<<20); !errors.Is(err, storage.ErrEmpty) {
+	if _, err := st.Save(ctx, strings.NewReader(""), storage.AvatarsFolder, 1<<20); !errors.Is(err, storage.ErrEmpty) {
 		t.Fatalf("empty: err = %v", err)
 	}
 	if got := files(t, dir); len(got) != 0 {
 		t.Fatalf("files left behind: %v", got)
 	}
-	obj, err := st.Save(ctx, bytes.NewReader(pngBytes), storage.Image, int64(len(pngBytes)))
+	obj, err := st.Save(ctx, bytes.NewReader(pngBytes), storage.ThumbnailsFolder, int64(len(pngBytes)))
 	if err != nil {
 		t.Fatal(err)
 	}
