@@ -1,15 +1,9 @@
 package controllers_test
 
 import (
-	"context"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
-
-	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"tiktok/internal/apitest"
 	"tiktok/internal/testdb"
@@ -212,20 +206,9 @@ func TestFollowListsPaginate(t *testing.T) {
 }
 
 // statementCounter is a GORM logger that counts the statements run.
-type statementCounter struct {
-	logger.Interface
-	n atomic.Int64
-}
-
-func (s *statementCounter) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	s.n.Add(1)
-}
-
-func (s *statementCounter) LogMode(logger.LogLevel) logger.Interface { return s }
-
 func TestFollowListsRunTheSameStatementsForAnyPageSize(t *testing.T) {
-	counter := &statementCounter{Interface: logger.Discard}
-	api := apitest.New(t, db.Session(&gorm.Session{Logger: counter}))
+	recording, counter := testdb.Recording(db)
+	api := apitest.New(t, recording)
 	star, viewer := api.NewUser("star"), api.NewUser("viewer")
 	// 50 fans made in SQL: the API would take seconds under -race for the same rows.
 	tag := apitest.Unique("fan")
@@ -236,9 +219,9 @@ func TestFollowListsRunTheSameStatementsForAnyPageSize(t *testing.T) {
 		INSERT INTO follows (follower_id, following_id)
 			SELECT id, ? FROM fans UNION ALL SELECT ?, id FROM fans`, tag, tag, star.ID, viewer.ID)
 	count := func(path string) int64 {
-		before := counter.n.Load()
+		before := counter.Count()
 		api.Do("GET", path, nil, viewer.Token).Status(200)
-		return counter.n.Load() - before
+		return counter.Count() - before
 	}
 	for _, list := range []string{"followers", "following"} {
 		id := star.ID

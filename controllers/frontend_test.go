@@ -5,9 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
-
 	"tiktok/internal/apitest"
 	"tiktok/internal/testdb"
 )
@@ -209,15 +206,15 @@ func TestDiscoverUsersListsNewcomersFirst(t *testing.T) {
 // out, the page must come from an index read in its order (users_pkey backwards), with or
 // without a search. The plans on 400,000 users are in docs/performance.md.
 func TestDiscoverUsersReadsAnIndexInOrder(t *testing.T) {
-	rec := &sqlRecorder{Interface: logger.Discard}
-	api := apitest.New(t, db.Session(&gorm.Session{Logger: rec}))
+	recording, rec := testdb.Recording(db)
+	api := apitest.New(t, recording)
 	api.NewUser("indexed")
 	testdb.MustRun(t, db, `ANALYZE users`)
 	for _, p := range []string{"/api/users", "/api/users?limit=50&page=3", "/api/users?search=ind"} {
-		rec.take()
+		rec.Take()
 		api.Do("GET", p, nil, "").Status(200)
 		ordered := 0
-		for _, stmt := range rec.take() {
+		for _, stmt := range rec.Take() {
 			if !strings.Contains(stmt, "FROM \"users\"") || !strings.Contains(stmt, "ORDER BY") {
 				continue
 			}

@@ -1,44 +1,16 @@
 package controllers_test
 
 import (
-	"context"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"tiktok/internal/apitest"
 	"tiktok/internal/testdb"
 )
-
-// sqlRecorder is a GORM logger that keeps the text of every statement, with its arguments
-// inlined, so a test can EXPLAIN exactly what a handler ran.
-type sqlRecorder struct {
-	logger.Interface
-	mu   sync.Mutex
-	stmt []string
-}
-
-func (s *sqlRecorder) LogMode(logger.LogLevel) logger.Interface { return s }
-
-func (s *sqlRecorder) Trace(_ context.Context, _ time.Time, fc func() (string, int64), _ error) {
-	sql, _ := fc()
-	s.mu.Lock()
-	s.stmt = append(s.stmt, sql)
-	s.mu.Unlock()
-}
-
-func (s *sqlRecorder) take() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.stmt
-	s.stmt = nil
-	return out
-}
 
 // listFixture makes a viewer who follows several authors, likes their videos and comments,
 // so every list has more than 50 items and the viewer queries have ids to look up.
@@ -104,9 +76,9 @@ func TestListsRunTheSameStatementsForAnyPageSize(t *testing.T) {
 	f := newListFixture(t, api)
 	for _, e := range listEndpoints(f) {
 		count := func(limit int) int64 {
-			before := counter.n.Load()
+			before := counter.Count()
 			api.Do("GET", e.path+sep(e.path)+path("limit=%d", limit), nil, f.viewer.Token).Status(200)
-			return counter.n.Load() - before
+			return counter.Count() - before
 		}
 		one, fifty := count(1), count(50)
 		if one == 0 || one != fifty || fifty > e.max {
@@ -115,9 +87,9 @@ func TestListsRunTheSameStatementsForAnyPageSize(t *testing.T) {
 	}
 	// Reading one video or comment is fixed too: auth, the read, likes, follows.
 	for _, p := range []string{path("/api/videos/%d", f.video)} {
-		before := counter.n.Load()
+		before := counter.Count()
 		api.Do("GET", p, nil, f.viewer.Token).Status(200)
-		if n := counter.n.Load() - before; n == 0 || n > 4 {
+		if n := counter.Count() - before; n == 0 || n > 4 {
 			t.Errorf("%s: %d statements", p, n)
 		}
 	}
@@ -128,8 +100,8 @@ func TestListsRunTheSameStatementsForAnyPageSize(t *testing.T) {
 // explain): no sequential scan may remain, and lists must read an index in their order.
 // The big-data plans are in docs/performance.md.
 func TestListQueriesUseTheirIndexes(t *testing.T) {
-	rec := &sqlRecorder{Interface: logger.Discard}
-	api := apitest.New(t, db.Session(&gorm.Session{Logger: rec}))
+	recording, rec := testdb.Recording(db)
+	api := apitest.New(t, recording)
 	f := newListFixture(t, api)
 	testdb.MustRun(t, db, `ANALYZE`)
 	for _, e := range listEndpoints(f) {
@@ -138,7 +110,7 @@ func TestListQueriesUseTheirIndexes(t *testing.T) {
 		}
 		for _, cursor := range []string{"first", "deep"} {
 			p := e.path + sep(e.path) + "limit=20"
-			rec.take()
+			rec.Take()
 			r := api.Do("GET", p, nil, f.viewer.Token).Status(200)
 			if cursor == "deep" {
 				var page struct{ Pagination paginationJSON }
@@ -147,11 +119,11 @@ func TestListQueriesUseTheirIndexes(t *testing.T) {
 					t.Errorf("%s: no second page to explain; the fixture must fill more than one", e.path)
 					continue
 				}
-				rec.take()
+				rec.Take()
 				api.Do("GET", p+"&cursor="+url.QueryEscape(*page.Pagination.NextCursor), nil, f.viewer.Token).Status(200)
 			}
 			explained, ordered := 0, 0
-			for _, stmt := range rec.take() {
+			for _, stmt := range rec.Take() {
 				if !strings.HasPrefix(strings.TrimSpace(stmt), "SELECT") {
 					continue
 				}

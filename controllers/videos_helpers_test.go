@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
-
 	"tiktok/internal/apitest"
 	"tiktok/internal/testdb"
 )
@@ -119,11 +116,10 @@ func insertVideos(t testing.TB, userID int32, n, sameTime int, base time.Time) [
 	return ids
 }
 
-// countingAPI builds a router whose database handle counts every statement (with the
-// statementCounter of follows_test.go).
-func countingAPI(t *testing.T) (*apitest.API, *statementCounter) {
-	counter := &statementCounter{Interface: logger.Discard}
-	return apitest.New(t, db.Session(&gorm.Session{Logger: counter})), counter
+// countingAPI builds a router whose database handle counts every statement.
+func countingAPI(t *testing.T) (*apitest.API, *testdb.Recorder) {
+	recording, counter := testdb.Recording(db)
+	return apitest.New(t, recording), counter
 }
 
 // countOf returns COUNT(*) of a query, failing the test on error.

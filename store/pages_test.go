@@ -1,20 +1,16 @@
 package store_test
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
-
 	"tiktok/errs"
+	"tiktok/internal/testdb"
 	"tiktok/store"
 )
 
@@ -331,34 +327,10 @@ func TestTheFollowingFeedIgnoresPage(t *testing.T) {
 	}
 }
 
-// sqlRecorder is a GORM logger that counts the statements it is shown.
-type sqlRecorder struct {
-	logger.Interface
-	mu   sync.Mutex
-	stmt []string
-}
-
-func (s *sqlRecorder) LogMode(logger.LogLevel) logger.Interface { return s }
-
-func (s *sqlRecorder) Trace(_ context.Context, _ time.Time, fc func() (string, int64), _ error) {
-	sql, _ := fc()
-	s.mu.Lock()
-	s.stmt = append(s.stmt, sql)
-	s.mu.Unlock()
-}
-
-func (s *sqlRecorder) take() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.stmt
-	s.stmt = nil
-	return out
-}
-
 // recordingStore is a store whose statements rec records.
-func recordingStore() (*store.Store, *sqlRecorder) {
-	rec := &sqlRecorder{Interface: logger.Discard}
-	return store.New(db.Session(&gorm.Session{Logger: rec})), rec
+func recordingStore() (*store.Store, *testdb.Recorder) {
+	recording, rec := testdb.Recording(db)
+	return store.New(recording), rec
 }
 
 func TestAListRunsTheSameStatementsForLimitOneAndFifty(t *testing.T) {
@@ -385,13 +357,13 @@ func TestAListRunsTheSameStatementsForLimitOneAndFifty(t *testing.T) {
 			t.Run(l.name+"/"+name, func(t *testing.T) {
 				run := func(limit int) []string {
 					req.Limit = limit
-					rec.take()
+					rec.Take()
 					p, err := l.fetch(st, req)
 					must(t, err)
 					if len(p.Items) == 0 {
 						t.Fatal("an empty page proves nothing")
 					}
-					return rec.take()
+					return rec.Take()
 				}
 				one, fifty := run(1), run(50)
 				if len(one) != len(fifty) || len(fifty) > most {
