@@ -7,10 +7,8 @@ import (
 	"image/color"
 	"image/png"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"net/textproto"
 	"os"
 	"strings"
 	"testing"
@@ -63,24 +61,7 @@ type formPart struct {
 
 // upload sends a multipart POST /api/videos.
 func upload(api *apitest.API, token string, parts ...formPart) *apitest.Response {
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	for _, p := range parts {
-		h := textproto.MIMEHeader{}
-		if p.filename != "" {
-			h.Set("Content-Disposition", `form-data; name="`+p.field+`"; filename="`+p.filename+`"`)
-			h.Set("Content-Type", p.contentType)
-		} else {
-			h.Set("Content-Disposition", `form-data; name="`+p.field+`"`)
-		}
-		pw, _ := w.CreatePart(h)
-		_, _ = pw.Write(p.data)
-	}
-	_ = w.Close()
-	req := httptest.NewRequest("POST", "/api/videos", &body)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+token)
-	return api.Serve(req)
+	return serveForm(api, "POST", "/api/videos", token, parts...)
 }
 
 func storedFiles(t *testing.T, api *apitest.API) []string {
