@@ -14,6 +14,7 @@ import (
 
 	"tiktok/auth"
 	"tiktok/errs"
+	"tiktok/internal/apitest"
 	"tiktok/middleware"
 	"tiktok/store"
 )
@@ -44,26 +45,6 @@ func newService(limiter auth.Limiter) *auth.Service {
 		RefreshTTL: 24 * time.Hour,
 		LoginFails: limiter,
 	}
-}
-
-// clock is a settable clock for the limiters.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 // unique returns prefix with a random suffix, so tests sharing the database never collide.
@@ -203,8 +184,8 @@ func loginErr(s *auth.Service, c auth.Credentials) error {
 
 func TestLoginLockout(t *testing.T) {
 	const max, window = 3, 15 * time.Minute
-	setup := func() (*auth.Service, *clock) {
-		c := newClock()
+	setup := func() (*auth.Service, *apitest.Clock) {
+		c := apitest.NewClock()
 		return newService(middleware.NewMemoryLimiter(max, window, c.Now)), c
 	}
 	fail := func(t *testing.T, s *auth.Service, c auth.Credentials) {

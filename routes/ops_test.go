@@ -214,19 +214,8 @@ func TestClientClosingTheRequestIsA499NotAnInternalError(t *testing.T) {
 	defer srv.Close()
 
 	_, token := registerAndLogin(t, r)
-	w := do(r, "POST", "/api/videos", strings.NewReader(`{"videoUrl":"https://cdn.example.com/clip.mp4"}`),
-		"Content-Type", "application/json", "Authorization", "Bearer "+token)
-	var video struct {
-		ID int `json:"id"`
-	}
-	if w.Code != 201 || json.Unmarshal(w.Body.Bytes(), &video) != nil {
-		t.Fatalf("create video = %d %s", w.Code, w.Body)
-	}
-
 	// Another transaction holds the video's row, so the edit below waits on its lock.
-	lock := db.Begin()
-	defer lock.Rollback()
-	testdb.MustRun(t, lock, `SELECT id FROM videos WHERE id = ? FOR UPDATE`, video.ID)
+	video, release := lockedVideo(t, r, token)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -258,7 +247,7 @@ func TestClientClosingTheRequestIsA499NotAnInternalError(t *testing.T) {
 		t.Fatalf("the client's request ended with %v, want its own cancellation", err)
 	}
 	waitFor(t, "the request's log line", func() bool { return strings.Contains(logs.String(), "route=/api/videos/:id") })
-	lock.Rollback()
+	release()
 
 	var line string
 	for _, l := range strings.Split(logs.String(), "\n") {
@@ -446,18 +435,7 @@ func TestBodyDeadlineDoesNotCutTheHandlerShort(t *testing.T) {
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 	_, token := registerAndLogin(t, r)
-	w := do(r, "POST", "/api/videos", strings.NewReader(`{"videoUrl":"https://cdn.example.com/late.mp4"}`),
-		"Content-Type", "application/json", "Authorization", "Bearer "+token)
-	var video struct {
-		ID int `json:"id"`
-	}
-	if w.Code != 201 || json.Unmarshal(w.Body.Bytes(), &video) != nil {
-		t.Fatalf("create video = %d %s", w.Code, w.Body)
-	}
-
-	lock := db.Begin()
-	defer lock.Rollback()
-	testdb.MustRun(t, lock, `SELECT id FROM videos WHERE id = ? FOR UPDATE`, video.ID)
+	video, release := lockedVideo(t, r, token)
 	req, err := http.NewRequest("PUT", fmt.Sprintf("%s/api/videos/%d", srv.URL, video.ID), strings.NewReader(`{"caption":"late"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -487,9 +465,25 @@ func TestBodyDeadlineDoesNotCutTheHandlerShort(t *testing.T) {
 		return waiting > 0
 	})
 	time.Sleep(2 * time.Second) // past the body's deadline: only a lower bound matters here
-	lock.Rollback()
+	release()
 	a := <-answered
 	if a.err != nil || a.status != 200 || !strings.Contains(a.body, `"caption":"late"`) {
 		t.Fatalf("an edit that waited past BODY_READ_TIMEOUT after its body was in: %d %s %v", a.status, a.body, a.err)
 	}
+}
+
+// lockedVideo posts a video as token's user and has another transaction lock its row until
+// release (or the test's end), so a request that writes it waits on the lock.
+func lockedVideo(t *testing.T, r http.Handler, token string) (video struct{ ID int }, release func()) {
+	t.Helper()
+	w := do(r, "POST", "/api/videos", strings.NewReader(`{"videoUrl":"https://cdn.example.com/clip.mp4"}`),
+		"Content-Type", "application/json", "Authorization", "Bearer "+token)
+	if w.Code != 201 || json.Unmarshal(w.Body.Bytes(), &video) != nil {
+		t.Fatalf("create video = %d %s", w.Code, w.Body)
+	}
+	lock := db.Begin()
+	release = func() { lock.Rollback() }
+	t.Cleanup(release)
+	testdb.MustRun(t, lock, `SELECT id FROM videos WHERE id = ? FOR UPDATE`, video.ID)
+	return video, release
 }

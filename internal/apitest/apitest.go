@@ -46,6 +46,9 @@ type Clock struct {
 	now time.Time
 }
 
+// NewClock returns a clock that starts at the real time and moves only with Advance.
+func NewClock() *Clock { return &Clock{now: time.Now()} }
+
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
@@ -94,7 +97,7 @@ func New(t testing.TB, db *gorm.DB, opts ...Option) *API {
 	cfg.RateLoginPerIP, cfg.RateLoginFailsPerAccount, cfg.RateRegisterPerIP = 0, 0, 0
 	cfg.UploadDir = t.TempDir()
 
-	clock := &Clock{now: time.Now()}
+	clock := NewClock()
 	// Internal errors reach the test's output, so a 500 explains itself.
 	deps := routes.Deps{DB: db, Log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))}
 	for _, o := range opts {
