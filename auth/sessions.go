@@ -13,12 +13,14 @@ import (
 )
 
 // Limiter counts attempts per key in a window (middleware.MemoryLimiter, or a limiter shared
-// by several instances).
+// by several instances); the login lockout here and the per-IP limits of the middleware both
+// use it.
 type Limiter interface {
 	// Hit takes one of key's slots: it counts one attempt unless key is at the limit, and then
 	// counts nothing and returns false with the time until the limit lifts. The check and the
 	// count must be one atomic step, so that of attempts made at once no more are allowed than
-	// there are slots left.
+	// there are slots left. (There is no "is it blocked?" without counting: a check followed by
+	// a later count lets a burst through before the first count lands.)
 	Hit(ctx context.Context, key string) (allowed bool, retryAfter time.Duration, err error)
 	// Reset forgets the attempts of key.
 	Reset(ctx context.Context, key string) error

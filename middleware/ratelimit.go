@@ -7,22 +7,15 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"tiktok/auth"
 	"tiktok/errs"
 )
 
-// Limiter counts events per key in a sliding window. It is an interface so that a shared
-// store (Redis) can replace the in-memory one when several instances run behind a load
-// balancer: each instance would otherwise allow the full limit.
-type Limiter interface {
-	// Hit counts one event for key unless key is already at the limit. When it is, Hit counts
-	// nothing and returns false with the time until the oldest event leaves the window. The
-	// check and the count are one atomic step: of events hitting one key at once, no more are
-	// allowed than the limit has room for. (There is no "is it blocked?" without counting: a
-	// check followed by a later count lets a burst through before the first count lands.)
-	Hit(ctx context.Context, key string) (allowed bool, retryAfter time.Duration, err error)
-	// Reset forgets the events of key (after a successful login, for example).
-	Reset(ctx context.Context, key string) error
-}
+// Limiter counts events per key in a sliding window (auth.Limiter, defined there because the
+// login lockout, a Gin-free service, uses it too). It is an interface so that a shared store
+// (Redis) can replace the in-memory one when several instances run behind a load balancer:
+// each instance would otherwise allow the full limit.
+type Limiter = auth.Limiter
 
 // NewLimiter returns the in-memory limiter allowing max events per window for each key, or
 // one that allows everything when max is 0 (the settings' way to turn a limit off).
