@@ -5,17 +5,22 @@ import "time"
 // Video is a row of "videos" (Prisma: model Video @@map("videos")). LikeCount and
 // CommentCount are maintained by triggers and never written by the application.
 type Video struct {
-	ID           int32     `gorm:"column:id;primaryKey;autoIncrement"`
-	UserID       int32     `gorm:"column:user_id;type:integer;not null"`
-	Caption      *string   `gorm:"column:caption;type:text"`
-	VideoURL     string    `gorm:"column:video_url;type:text;not null"`
-	ThumbnailURL *string   `gorm:"column:thumbnail_url;type:text"`
-	AudioName    *string   `gorm:"column:audio_name;type:text"`
-	Views        int32     `gorm:"column:views;type:integer;not null;default:0"`
-	CreatedAt    time.Time `gorm:"column:created_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP"`
-	UpdatedAt    time.Time `gorm:"column:updated_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP"`
-	LikeCount    int32     `gorm:"column:like_count;type:integer;not null;default:0;<-:false"`
-	CommentCount int32     `gorm:"column:comment_count;type:integer;not null;default:0;<-:false"`
+	ID           int32   `gorm:"column:id;primaryKey;autoIncrement"`
+	UserID       int32   `gorm:"column:user_id;type:integer;not null"`
+	Caption      *string `gorm:"column:caption;type:text"`
+	VideoURL     string  `gorm:"column:video_url;type:text;not null"`
+	ThumbnailURL *string `gorm:"column:thumbnail_url;type:text"`
+	// VideoStoragePath and ThumbnailStoragePath name the files in the store of uploads
+	// ("videos/3f9a....mp4"), NULL for files hosted elsewhere (the course practical's
+	// videoStoragePath / thumbnailStoragePath).
+	VideoStoragePath     *string   `gorm:"column:video_storage_path;type:text"`
+	ThumbnailStoragePath *string   `gorm:"column:thumbnail_storage_path;type:text"`
+	AudioName            *string   `gorm:"column:audio_name;type:text"`
+	Views                int32     `gorm:"column:views;type:integer;not null;default:0"`
+	CreatedAt            time.Time `gorm:"column:created_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP"`
+	UpdatedAt            time.Time `gorm:"column:updated_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP"`
+	LikeCount            int32     `gorm:"column:like_count;type:integer;not null;default:0;<-:false"`
+	CommentCount         int32     `gorm:"column:comment_count;type:integer;not null;default:0;<-:false"`
 
 	User *User `gorm:"foreignKey:UserID;constraint:videos_user_id_fkey,OnUpdate:CASCADE,OnDelete:CASCADE"`
 }
