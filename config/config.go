@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+	"github.com/redis/go-redis/v9"
 )
 
 // Environments the server knows.
@@ -85,6 +86,11 @@ type Config struct {
 	RateLoginPerIP           int
 	RateLoginFailsPerAccount int
 	RateRegisterPerIP        int
+
+	// RedisURL, when set, makes the rate limits shared by every instance through that Redis
+	// (redis://[user:password@]host:port/db or rediss:// for TLS); empty keeps them in memory.
+	// It holds a password: log RedisAddr, never this.
+	RedisURL string
 
 	LogLevel        string
 	LogFormat       string
@@ -169,6 +175,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		r.fail("DB_MAX_IDLE_CONNS", strconv.Itoa(c.DBMaxIdleConns),
 			fmt.Sprintf("must not exceed DB_MAX_OPEN_CONNS (%d)", c.DBMaxOpenConns))
 	}
+	c.RedisURL = r.redisURL("REDIS_URL")
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		r.errs = append(r.errs, &Error{Var: "DATABASE_URL", Reason: "must start with postgres:// or postgresql:// (for example postgres://postgres:postgres@localhost:5432/tiktok?sslmode=disable)"})
 	}
@@ -228,6 +235,46 @@ func (r *reader) s3(c *Config) {
 			r.fail("S3_PUBLIC_BASE_URL", c.S3PublicBaseURL, "must be the http(s) URL clients fetch the bucket's objects from (for example http://127.0.0.1:7070/tiktok or https://cdn.example.com)")
 		}
 	}
+}
+
+// redisURL reads a Redis URL as go-redis parses it. A refused value is shown with its user
+// information masked, and a URL that does not parse is not shown at all.
+func (r *reader) redisURL(name string) string {
+	v, ok := r.raw(name)
+	if !ok {
+		return ""
+	}
+	if _, err := redis.ParseURL(v); err != nil {
+		reason := fmt.Sprintf("is not a Redis URL (%v)", err)
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			// url.Error quotes the URL, and its detail may quote a piece of a password
+			// holding a / or a # (read as the port), so neither is shown.
+			reason = "does not parse as a URL (percent-encode the characters / # ? @ : in a password)"
+		}
+		r.errs = append(r.errs, &Error{Var: name, Value: RedactURL(v),
+			Reason: reason + "; for example redis://127.0.0.1:6379/0 or rediss://:password@host:6380/0"})
+		return ""
+	}
+	return v
+}
+
+// RedactURL returns u with its user information masked (a password, or a lone user name,
+// which may be a password written without its colon), or "" when u does not parse (it may
+// then hold a password anywhere).
+func RedactURL(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	if parsed.User != nil {
+		if _, hasPassword := parsed.User.Password(); hasPassword {
+			parsed.User = url.UserPassword(parsed.User.Username(), "xxxxx")
+		} else {
+			parsed.User = url.User("xxxxx")
+		}
+	}
+	return parsed.String()
 }
 
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
