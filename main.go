@@ -100,7 +100,16 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 	if cfg.Storage == config.StorageS3 {
 		log.Info("uploads go to the bucket", "bucket", cfg.S3Bucket, "endpoint", cfg.S3Endpoint, "public_url", cfg.S3PublicBaseURL)
 	}
-	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log, Store: uploads})
+	limiters, err := routes.NewLimiters(cfg, log)
+	if err != nil {
+		log.Error("cannot set up the rate limits", "error", err)
+		return 1
+	}
+	defer func() { _ = limiters.Close() }()
+	if limiters.Redis != nil {
+		logRedis(ctx, limiters, log)
+	}
+	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log, Store: uploads, Limiters: limiters})
 	if err != nil {
 		log.Error("cannot build the router", "error", err)
 		return 1
@@ -117,6 +126,19 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 	}
 	log.Info("server stopped")
 	return 0
+}
+
+// logRedis says where the shared rate limits live (never the URL: it may hold a password),
+// and warns when Redis does not answer yet: the server starts anyway, with the limits held
+// per instance until Redis answers.
+func logRedis(ctx context.Context, limiters *routes.Limiters, log *slog.Logger) {
+	opt := limiters.Redis.Client().Options()
+	if err := limiters.Redis.Ping(ctx); err != nil {
+		log.Warn("Redis does not answer: the rate limits are held by each instance on its own until it does",
+			"redis_addr", opt.Addr, "redis_db", opt.DB, "error", err.Error())
+		return
+	}
+	log.Info("rate limits shared through Redis", "redis_addr", opt.Addr, "redis_db", opt.DB)
 }
 
 // serveUntilDone serves on ln until ctx is cancelled, then stops accepting connections and

@@ -32,8 +32,8 @@ type Deps struct {
 	Log    *slog.Logger
 	// Store keeps uploaded files; nil means the one Config.Storage names (storage.New).
 	Store storage.Store
-	// Limiters replace the in-memory rate limiters built from the RATE_* settings (tests
-	// pass limiters with a fake clock; several instances would pass shared ones).
+	// Limiters replace the rate limiters built from the RATE_* settings and REDIS_URL
+	// (NewLimiters; tests pass limiters with a fake clock, or on a Redis of their own).
 	Limiters *Limiters
 	// Tokens replaces the token issuer built from JWT_SECRET (tests move its clock).
 	Tokens *auth.Tokens
@@ -44,6 +44,51 @@ type Limiters struct {
 	LoginPerIP        middleware.Limiter // every login attempt, per client IP, per minute
 	LoginFailsAccount middleware.Limiter // failed logins per e-mail or username, per 15 minutes
 	RegisterPerIP     middleware.Limiter // registrations per client IP, per minute
+	// Redis is where the limits above are kept when REDIS_URL is set (nil otherwise): /readyz
+	// pings it and /metrics shows its fallbacks to memory.
+	Redis *middleware.RedisLimits
+}
+
+// Names of the limits in Redis keys and metric labels.
+const (
+	LimitLoginPerIP        = "login-ip"
+	LimitLoginFailsAccount = "login-fails"
+	LimitRegisterPerIP     = "register-ip"
+)
+
+// NewLimiters builds the limiters of the settings: shared by every instance through Redis
+// when REDIS_URL is set, in this instance's memory otherwise. Close releases the Redis client.
+func NewLimiters(c config.Config, log *slog.Logger) (*Limiters, error) {
+	if c.RedisURL == "" {
+		return DefaultLimiters(c), nil
+	}
+	client, err := middleware.NewRedisClient(c.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	if log != nil {
+		middleware.RedisLibraryLogsTo(log)
+	}
+	return RedisLimiters(c, middleware.NewRedisLimits(client, middleware.RedisOptions{Log: log})), nil
+}
+
+// RedisLimiters builds the limiters of the RATE_* settings in Redis (0 turns one off); when
+// Redis does not answer, each falls back to memory (middleware.RedisLimits).
+func RedisLimiters(c config.Config, g *middleware.RedisLimits) *Limiters {
+	return &Limiters{
+		LoginPerIP:        g.Limiter(LimitLoginPerIP, c.RateLoginPerIP, time.Minute),
+		LoginFailsAccount: g.Limiter(LimitLoginFailsAccount, c.RateLoginFailsPerAccount, 15*time.Minute),
+		RegisterPerIP:     g.Limiter(LimitRegisterPerIP, c.RateRegisterPerIP, time.Minute),
+		Redis:             g,
+	}
+}
+
+// Close closes the Redis client of the limiters, if they have one.
+func (l *Limiters) Close() error {
+	if l == nil || l.Redis == nil {
+		return nil
+	}
+	return l.Redis.Client().Close()
 }
 
 // DefaultLimiters builds the in-memory limiters from the RATE_* settings (0 turns one off).
@@ -97,8 +142,24 @@ func New(d Deps) (*gin.Engine, error) {
 		_ = c.Error(errs.NotFound("Route not found: " + c.Request.Method + " " + c.Request.URL.Path))
 	})
 
+	if d.Limiters == nil {
+		// A Redis client made here lives as long as the process; main builds the limiters
+		// itself, to close it.
+		limiters, err := NewLimiters(d.Config, d.Log)
+		if err != nil {
+			return nil, err
+		}
+		d.Limiters = limiters
+	}
+	if d.Limiters.Redis != nil {
+		reg.MustRegister(d.Limiters.Redis.Collectors()...)
+	}
+
 	data := store.New(d.DB)
 	health := controllers.Health{Store: data}
+	if d.Limiters.Redis != nil {
+		health.Redis = d.Limiters.Redis
+	}
 	r.GET("/healthz", health.Live)
 	r.GET("/readyz", middleware.Handler(health.Ready))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
@@ -124,9 +185,6 @@ func New(d Deps) (*gin.Engine, error) {
 		if st.NotFound == nil {
 			st.NotFound = fileNotFound
 		}
-	}
-	if d.Limiters == nil {
-		d.Limiters = DefaultLimiters(d.Config)
 	}
 	if d.Tokens == nil {
 		d.Tokens = auth.NewTokens(d.Config.JWTSecret, d.Config.JWTExpiresIn)
