@@ -74,4 +74,5 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
+	gorm.io/plugin/dbresolver v1.6.2 // indirect
 )

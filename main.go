@@ -100,7 +100,15 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 	if cfg.Storage == config.StorageS3 {
 		log.Info("uploads go to the bucket", "bucket", cfg.S3Bucket, "endpoint", cfg.S3Endpoint, "public_url", cfg.S3PublicBaseURL)
 	}
-	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log, Store: uploads})
+	replicas, err := openReplicas(ctx, cfg, db, log)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	if replicas != nil {
+		defer replicas.Close()
+	}
+	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log, Store: uploads, Replicas: replicas})
 	if err != nil {
 		log.Error("cannot build the router", "error", err)
 		return 1
@@ -117,6 +125,15 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 	}
 	log.Info("server stopped")
 	return 0
+}
+
+// openReplicas opens the read replicas of DATABASE_REPLICA_URLS; nil when there are none.
+func openReplicas(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger) (*database.Replicas, error) {
+	if len(cfg.DatabaseReplicaURLs) == 0 {
+		return nil, nil
+	}
+	return database.OpenReplicas(ctx, db, cfg.DatabaseReplicaURLs, database.ReplicaOptions{
+		MaxLag: cfg.ReplicaMaxLag, Pool: database.PoolFromConfig(cfg), Log: log})
 }
 
 // serveUntilDone serves on ln until ctx is cancelled, then stops accepting connections and
