@@ -77,9 +77,12 @@ type Replicas struct {
 // replica is one replica's pool and health, and the gorm.ConnPool that dbresolver is given
 // for it: reads run on the replica while it is healthy, on the primary otherwise.
 type replica struct {
-	index   int
-	url     string // masked
-	db      *sql.DB
+	index int
+	url   string // masked
+	db    *sql.DB
+	// checks is a pool of one connection of the checker's own: with the reads' pool busy, a
+	// check waiting for a free connection would time out and call a healthy replica down.
+	checks  *sql.DB
 	primary *sql.DB
 	maxLag  time.Duration
 	status  atomic.Pointer[ReplicaStatus]
@@ -129,7 +132,10 @@ func OpenReplicas(ctx context.Context, primary *gorm.DB, urls []string, opts Rep
 		db.SetMaxIdleConns(opts.Pool.MaxIdleConns)
 		db.SetConnMaxLifetime(opts.Pool.ConnMaxLifetime)
 		db.SetConnMaxIdleTime(opts.Pool.ConnMaxIdleTime)
-		m := &replica{index: i + 1, url: MaskURL(dsn), db: db, primary: primarySQL, maxLag: opts.MaxLag,
+		checks := stdlib.OpenDB(*cfg)
+		checks.SetMaxOpenConns(1)
+		checks.SetMaxIdleConns(1)
+		m := &replica{index: i + 1, url: MaskURL(dsn), db: db, checks: checks, primary: primarySQL, maxLag: opts.MaxLag,
 			onReplica: r.reads.WithLabelValues("replica"), onPrimary: r.reads.WithLabelValues("primary"), log: opts.Log}
 		m.status.Store(&ReplicaStatus{Replica: m.index, Status: ReplicaDown, CheckedAt: time.Now().UTC()})
 		r.members = append(r.members, m)
@@ -198,6 +204,7 @@ func (r *Replicas) Close() {
 func (r *Replicas) closePools() {
 	for _, m := range r.members {
 		_ = m.db.Close()
+		_ = m.checks.Close()
 	}
 }
 
@@ -353,7 +360,7 @@ func (m *replica) check(ctx context.Context, interval time.Duration) {
 	defer cancel()
 	var inRecovery, receiving, caughtUp bool
 	var sinceReplay sql.NullFloat64
-	err := m.db.QueryRowContext(ctx, lagQuery).Scan(&inRecovery, &receiving, &caughtUp, &sinceReplay)
+	err := m.checks.QueryRowContext(ctx, lagQuery).Scan(&inRecovery, &receiving, &caughtUp, &sinceReplay)
 	if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
 		return // shutting down
 	}
