@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -306,12 +307,17 @@ func TestStoppingTheReplicaMidRunCostsNoRequest(t *testing.T) {
 // every read goes to the primary.
 func TestUnreachableReplicaAtStartIsDownAndSkipped(t *testing.T) {
 	ln := listenAndClose(t)
+	var logs syncBuffer
 	replicas, err := database.OpenReplicas(context.Background(), db,
-		[]string{"postgres://reader:s3cret@" + ln + "/tiktok?sslmode=disable"}, database.ReplicaOptions{MaxLag: time.Second})
+		[]string{"postgres://reader:s3cret@" + ln + "/tiktok?sslmode=disable"},
+		database.ReplicaOptions{MaxLag: time.Second, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(replicas.Close)
+	if out := logs.String(); strings.Contains(out, "s3cret") || !strings.Contains(out, "reader:xxxxx@"+ln) {
+		t.Fatalf("the start-up log should name the replica with its password masked: %s", out)
+	}
 	api := apitest.New(t, db, func(_ *config.Config, d *routes.Deps) { d.Replicas = replicas })
 	r := ready(api)
 	if r.Status != "degraded" || r.Replicas[0].Status != database.ReplicaDown {
