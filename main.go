@@ -109,7 +109,15 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 	if limiters.Redis != nil {
 		logRedis(ctx, limiters, log)
 	}
-	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log, Store: uploads, Limiters: limiters})
+	replicas, err := openReplicas(ctx, cfg, db, log)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	if replicas != nil {
+		defer replicas.Close()
+	}
+	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log, Store: uploads, Limiters: limiters, Replicas: replicas})
 	if err != nil {
 		log.Error("cannot build the router", "error", err)
 		return 1
@@ -139,6 +147,15 @@ func logRedis(ctx context.Context, limiters *routes.Limiters, log *slog.Logger) 
 		return
 	}
 	log.Info("rate limits shared through Redis", "redis_addr", opt.Addr, "redis_db", opt.DB)
+}
+
+// openReplicas opens the read replicas of DATABASE_REPLICA_URLS; nil when there are none.
+func openReplicas(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger) (*database.Replicas, error) {
+	if len(cfg.DatabaseReplicaURLs) == 0 {
+		return nil, nil
+	}
+	return database.OpenReplicas(ctx, db, cfg.DatabaseReplicaURLs, database.ReplicaOptions{
+		MaxLag: cfg.ReplicaMaxLag, Pool: database.PoolFromConfig(cfg), Log: log})
 }
 
 // serveUntilDone serves on ln until ctx is cancelled, then stops accepting connections and

@@ -56,6 +56,12 @@ type Config struct {
 	DBConnectTimeout time.Duration
 	AutoMigrate      bool
 
+	// DatabaseReplicaURLs are streaming replicas of the primary that serve the feed, profile,
+	// list and search reads (none: every read goes to the primary). ReplicaMaxLag is how far
+	// behind a replica may be and still serve them.
+	DatabaseReplicaURLs []string
+	ReplicaMaxLag       time.Duration
+
 	JWTSecret          string
 	JWTSecretGenerated bool
 	JWTExpiresIn       time.Duration
@@ -180,6 +186,8 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		r.errs = append(r.errs, &Error{Var: "DATABASE_URL", Reason: "must start with postgres:// or postgresql:// (for example postgres://postgres:postgres@localhost:5432/tiktok?sslmode=disable)"})
 	}
 
+	r.replicas(&c)
+
 	c.Storage = r.oneOf("STORAGE", StorageLocal, StorageLocal, StorageS3)
 	if c.Storage == StorageS3 {
 		r.s3(&c)
@@ -275,6 +283,59 @@ func RedactURL(u string) string {
 		}
 	}
 	return parsed.String()
+}
+
+// replicas reads DATABASE_REPLICA_URLS and REPLICA_MAX_LAG. A refused URL is shown with its
+// password masked: configuration errors are logged.
+func (r *reader) replicas(c *Config) {
+	c.ReplicaMaxLag = r.positiveDuration("REPLICA_MAX_LAG", 5*time.Second)
+	raw, ok := r.raw("DATABASE_REPLICA_URLS")
+	if !ok {
+		return
+	}
+	for i, part := range strings.Split(raw, ",") {
+		dsn := strings.TrimSpace(part)
+		if dsn == "" {
+			r.errs = append(r.errs, &Error{Var: "DATABASE_REPLICA_URLS",
+				Reason: fmt.Sprintf("entry %d is empty (separate the replicas' URLs with single commas)", i+1)})
+			continue
+		}
+		if reason := checkPostgresURL(dsn); reason != "" {
+			r.errs = append(r.errs, &Error{Var: "DATABASE_REPLICA_URLS", Value: maskedURL(dsn),
+				Reason: fmt.Sprintf("entry %d %s", i+1, reason)})
+			continue
+		}
+		c.DatabaseReplicaURLs = append(c.DatabaseReplicaURLs, dsn)
+	}
+}
+
+// checkPostgresURL says what is wrong with a postgres:// URL, or "" when nothing is.
+func checkPostgresURL(dsn string) string {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return "must start with postgres:// or postgresql:// (for example postgres://reader:secret@replica1:5432/tiktok?sslmode=disable)"
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "is not a valid URL"
+	}
+	if u.Host == "" {
+		return "names no host"
+	}
+	return ""
+}
+
+// maskedURL is dsn with its password replaced (in the user part or the query), for messages.
+func maskedURL(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"tiktok/database"
 	"tiktok/errs"
 	"tiktok/store"
 )
@@ -16,6 +17,13 @@ type Health struct {
 	Store *store.Store
 	// Redis, when set (REDIS_URL), is reported by /readyz; nil means no Redis to report.
 	Redis interface{ Ping(context.Context) error }
+	// Replicas, when set, are reported by the readiness probe.
+	Replicas ReplicaReporter
+}
+
+// ReplicaReporter reports the read replicas' states (database.Replicas does).
+type ReplicaReporter interface {
+	Statuses() []database.ReplicaStatus
 }
 
 // Live answers 200 while the process runs (GET /healthz).
@@ -25,9 +33,11 @@ func (h Health) Live(c *gin.Context) {
 
 // Ready answers 200 when the database answers a ping within two seconds, else 503
 // (GET /readyz), so a load balancer stops sending traffic while the database is away. With
-// REDIS_URL it also says whether Redis answers ("redis": "ok" or "unreachable"), but stays
-// 200 without it: the rate limits then hold per instance (degraded, not unready), and taking
-// every instance out of the load balancer because Redis is away would stop the whole service.
+// REDIS_URL it also says whether Redis answers ("redis": "ok" or "unreachable"), and with
+// read replicas it lists each one's state (as of its last check, about a second old). Redis
+// away or a replica down or lagging makes the status "degraded" but not the answer a 503: the
+// rate limits then hold per instance and the primary serves the replicas' reads, and taking
+// every instance out of the load balancer for either would stop the whole service.
 func (h Health) Ready(c *gin.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
@@ -38,8 +48,17 @@ func (h Health) Ready(c *gin.Context) error {
 	if h.Redis != nil {
 		body["redis"] = "ok"
 		if err := h.Redis.Ping(ctx); err != nil {
-			body["redis"] = "unreachable"
+			body["redis"], body["status"] = "unreachable", "degraded"
 		}
+	}
+	if h.Replicas != nil {
+		replicas := h.Replicas.Statuses()
+		for _, r := range replicas {
+			if r.Status != database.ReplicaOK {
+				body["status"] = "degraded"
+			}
+		}
+		body["replicas"] = replicas
 	}
 	c.JSON(http.StatusOK, body)
 	return nil

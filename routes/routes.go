@@ -18,6 +18,7 @@ import (
 	"tiktok/auth"
 	"tiktok/config"
 	"tiktok/controllers"
+	"tiktok/database"
 	"tiktok/docs"
 	"tiktok/errs"
 	"tiktok/middleware"
@@ -37,6 +38,9 @@ type Deps struct {
 	Limiters *Limiters
 	// Tokens replaces the token issuer built from JWT_SECRET (tests move its clock).
 	Tokens *auth.Tokens
+	// Replicas, when set (DATABASE_REPLICA_URLS), serve the feed, profile, list and search
+	// reads; /readyz and /metrics report them. Nil: every read goes to DB.
+	Replicas *database.Replicas
 }
 
 // Limiters are the rate limiters of the auth routes (API.md, "Users and auth").
@@ -121,6 +125,9 @@ func New(d Deps) (*gin.Engine, error) {
 		reg.MustRegister(collectors.NewDBStatsCollector(sqlDB, "tiktok"))
 	}
 	metrics := middleware.NewMetrics(reg)
+	if d.Replicas != nil {
+		reg.MustRegister(d.Replicas.Collectors()...)
+	}
 
 	r.Use(
 		middleware.RequestIDMiddleware(),
@@ -157,6 +164,10 @@ func New(d Deps) (*gin.Engine, error) {
 
 	data := store.New(d.DB)
 	health := controllers.Health{Store: data}
+	if d.Replicas != nil {
+		data = store.NewWithReads(d.DB, d.Replicas.DB())
+		health.Store, health.Replicas = data, d.Replicas
+	}
 	if d.Limiters.Redis != nil {
 		health.Redis = d.Limiters.Redis
 	}

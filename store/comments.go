@@ -13,6 +13,8 @@ import (
 // Comments reads and writes comments (Prisma version: commentController.js).
 type Comments struct {
 	db *gorm.DB
+	// reads serves the comment lists, which may be a moment stale (NewWithReads).
+	reads *gorm.DB
 }
 
 var errCommentNotFound = errs.NotFound("Comment not found")
@@ -69,7 +71,7 @@ func (s *Comments) List(ctx context.Context, viewer int32, req PageRequest) (Pag
 // ForVideo is video id's comments, newest first (GET /api/videos/:id/comments); NotFound for
 // a missing video.
 func (s *Comments) ForVideo(ctx context.Context, viewer, videoID int32, req PageRequest) (Page[CommentView], error) {
-	if err := (&Videos{db: s.db}).Exists(ctx, videoID); err != nil {
+	if err := (&Videos{db: s.reads}).Exists(ctx, videoID); err != nil {
 		return Page[CommentView]{}, err
 	}
 	return s.page(ctx, viewer, "c.video_id = ?", []any{videoID}, req)
@@ -90,20 +92,20 @@ func (s *Comments) page(ctx context.Context, viewer int32, where string, args []
 				query += " AND " + where
 			}
 			var at []time.Time
-			err := s.db.WithContext(ctx).Raw(query, append([]any{id}, args...)...).Scan(&at).Error
+			err := s.reads.WithContext(ctx).Raw(query, append([]any{id}, args...)...).Scan(&at).Error
 			if err != nil || len(at) == 0 {
 				return position{}, false, err
 			}
 			return position{At: at[0], ID: id}, true, nil
 		},
 	}
-	page, err := fetchPage(ctx, s.db, spec, req, scanInto[commentRow], func(r *commentRow) position {
+	page, err := fetchPage(ctx, s.reads, spec, req, scanInto[commentRow], func(r *commentRow) position {
 		return position{At: r.CreatedAt, ID: r.ID}
 	})
 	if err != nil {
 		return Page[CommentView]{}, translate(err)
 	}
-	views, err := commentViews(ctx, s.db, viewer, page.Items)
+	views, err := commentViews(ctx, s.reads, viewer, page.Items)
 	if err != nil {
 		return Page[CommentView]{}, translate(err)
 	}

@@ -14,6 +14,8 @@ import (
 // userController.js).
 type Follows struct {
 	db *gorm.DB
+	// reads serves the lists, which may be a moment stale (NewWithReads).
+	reads *gorm.DB
 }
 
 // Set makes viewer follow target (follow true) or not, and returns target's follower count
@@ -61,10 +63,10 @@ func (s *Follows) Following(ctx context.Context, viewer, id int32, req PageReque
 type followsBy struct{ own, user string }
 
 func (s *Follows) list(ctx context.Context, viewer, id int32, req PageRequest, cols followsBy) (Page[UserSummary], error) {
-	if err := (&Users{db: s.db}).Exists(ctx, id); err != nil {
+	if err := (&Users{db: s.reads}).Exists(ctx, id); err != nil {
 		return Page[UserSummary]{}, err
 	}
-	return joinedUsers(ctx, s.db, viewer, joinTable{name: "follows", own: cols.own, user: cols.user}, id, req)
+	return joinedUsers(ctx, s.reads, viewer, joinTable{name: "follows", own: cols.own, user: cols.user}, id, req)
 }
 
 // joinTable is a join table whose rows list users for one owner: follows (a user's followers

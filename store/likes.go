@@ -11,6 +11,8 @@ import (
 // Likes reads and writes likes of videos and comments.
 type Likes struct {
 	db *gorm.DB
+	// reads serves the likers list, which may be a moment stale (NewWithReads).
+	reads *gorm.DB
 }
 
 // LikeTarget is something a user can like: its join table's statements and what a missing
@@ -87,8 +89,8 @@ func (s *Likes) Set(ctx context.Context, t LikeTarget, viewer, id int32, like bo
 // (created_at, user_id) through video_likes_video_id_created_at_idx; NotFound for a missing
 // video. A bare numeric cursor is a user id of the list.
 func (s *Likes) VideoLikers(ctx context.Context, viewer, videoID int32, req PageRequest) (Page[UserSummary], error) {
-	if err := (&Videos{db: s.db}).Exists(ctx, videoID); err != nil {
+	if err := (&Videos{db: s.reads}).Exists(ctx, videoID); err != nil {
 		return Page[UserSummary]{}, err
 	}
-	return joinedUsers(ctx, s.db, viewer, joinTable{name: "video_likes", own: "video_id", user: "user_id"}, videoID, req)
+	return joinedUsers(ctx, s.reads, viewer, joinTable{name: "video_likes", own: "video_id", user: "user_id"}, videoID, req)
 }

@@ -26,7 +26,8 @@ import (
 	"gorm.io/gorm"
 )
 
-// Store is the whole data layer on one database handle.
+// Store is the whole data layer on one database handle (and, with read replicas, a second one
+// for the reads that may be a moment stale: see NewWithReads).
 type Store struct {
 	db *gorm.DB
 
@@ -39,11 +40,22 @@ type Store struct {
 	Files    *Files
 }
 
-// New returns the store on db.
-func New(db *gorm.DB) *Store {
+// New returns the store on db: every query runs there.
+func New(db *gorm.DB) *Store { return NewWithReads(db, db) }
+
+// NewWithReads returns the store on db whose stale-tolerant reads run on reads instead (with
+// read replicas, database.Replicas.DB: a healthy replica, else the primary). Those reads opt
+// in one by one, and are only: the feeds (latest, trending, following), another user's
+// profile, the lists (followers, following, likers, comments, a user's videos and liked
+// videos) and the user search. Everything else stays on db: writes, transactions and every
+// read inside them (Transact hands out a store whose reads are the transaction's), auth (a
+// lagging replica must never accept a revoked token), and the answers that must show the
+// caller's own write (the like's count, the profile or video after its edit or upload, one's
+// own profile).
+func NewWithReads(db, reads *gorm.DB) *Store {
 	return &Store{db: db,
-		Users: &Users{db: db}, Follows: &Follows{db: db}, Videos: &Videos{db: db},
-		Comments: &Comments{db: db}, Likes: &Likes{db: db}, Sessions: &Sessions{db: db},
+		Users: &Users{db: db, reads: reads}, Follows: &Follows{db: db, reads: reads}, Videos: &Videos{db: db, reads: reads},
+		Comments: &Comments{db: db, reads: reads}, Likes: &Likes{db: db, reads: reads}, Sessions: &Sessions{db: db},
 		Files: &Files{db: db}}
 }
 

@@ -18,6 +18,9 @@ import (
 // Users reads and writes users (Prisma version: the prisma.user calls of userController.js).
 type Users struct {
 	db *gorm.DB
+	// reads serves other users' profiles and the user search, which may be a moment stale
+	// (NewWithReads).
+	reads *gorm.DB
 }
 
 // The messages of a taken e-mail or username: the Prisma version's texts, which the course
@@ -73,8 +76,12 @@ func (s *Users) ByLogin(ctx context.Context, field, login string) (*models.User,
 
 // Get loads a user; NotFound when there is none.
 func (s *Users) Get(ctx context.Context, id int32) (*models.User, error) {
+	return getUser(ctx, s.db, id)
+}
+
+func getUser(ctx context.Context, db *gorm.DB, id int32) (*models.User, error) {
 	var users []models.User
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&users).Error; err != nil {
+	if err := db.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&users).Error; err != nil {
 		return nil, translate(err)
 	}
 	if len(users) == 0 {
@@ -84,15 +91,20 @@ func (s *Users) Get(ctx context.Context, id int32) (*models.User, error) {
 }
 
 // Profile is the profile of user id as viewer sees it: isFollowing, and the e-mail when the
-// viewer is that user.
+// viewer is that user. Another user's profile is read on the replicas; one's own on the
+// primary, since it is the one that must show one's own edit.
 func (s *Users) Profile(ctx context.Context, viewer, id int32) (UserProfile, error) {
-	u, err := s.Get(ctx, id)
+	db := s.reads
+	if viewer == id {
+		db = s.db
+	}
+	u, err := getUser(ctx, db, id)
 	if err != nil {
 		return UserProfile{}, err
 	}
 	following := false
 	if viewer != id {
-		isFollowing, err := viewerFollows(ctx, s.db, viewer, []int32{id})
+		isFollowing, err := viewerFollows(ctx, db, viewer, []int32{id})
 		if err != nil {
 			return UserProfile{}, translate(err)
 		}
@@ -133,7 +145,7 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // filtering on the prefix (a common prefix) or ORs the users_*_pattern_idx matches and
 // sorts those few (a rare one); both are index reads at any table size.
 func (s *Users) List(ctx context.Context, viewer int32, search string, limit, page int) ([]UserListItem, error) {
-	q := s.db.WithContext(ctx).Model(&models.User{})
+	q := s.reads.WithContext(ctx).Model(&models.User{})
 	if search != "" {
 		// lower(x) LIKE 'p%' matches the users_*_pattern_idx indexes (text_pattern_ops).
 		pattern := likeEscaper.Replace(strings.ToLower(search)) + "%"
@@ -147,7 +159,7 @@ func (s *Users) List(ctx context.Context, viewer int32, search string, limit, pa
 	for i := range users {
 		ids[i] = users[i].ID
 	}
-	following, err := viewerFollows(ctx, s.db, viewer, ids)
+	following, err := viewerFollows(ctx, s.reads, viewer, ids)
 	if err != nil {
 		return nil, translate(err)
 	}

@@ -14,6 +14,8 @@ import (
 // videoController.js).
 type Videos struct {
 	db *gorm.DB
+	// reads serves the feeds and lists, which may be a moment stale (NewWithReads).
+	reads *gorm.DB
 }
 
 var errVideoNotFound = errs.NotFound("Video not found")
@@ -107,18 +109,18 @@ func newVideoView(r *videoRow, viewer int32, liked bool, isFollowing *bool) Vide
 	}
 }
 
-// videoPage runs a video list and adds the viewer fields.
-func (s *Videos) videoPage(ctx context.Context, viewer int32, spec listSpec, req PageRequest) (Page[VideoView], error) {
+// videoPage runs a video list on db and adds the viewer fields.
+func videoPage(ctx context.Context, db *gorm.DB, viewer int32, spec listSpec, req PageRequest) (Page[VideoView], error) {
 	scan := func(db *gorm.DB, sql string, args []any) ([]videoRow, error) {
 		return scanVideos(db, !spec.keys.byScore, sql, args)
 	}
-	page, err := fetchPage(ctx, s.db, spec, req, scan, func(r *videoRow) position {
+	page, err := fetchPage(ctx, db, spec, req, scan, func(r *videoRow) position {
 		return position{At: r.SortAt, Score: r.TrendingScore, ID: r.ID}
 	})
 	if err != nil {
 		return Page[VideoView]{}, translate(err)
 	}
-	views, err := videoViews(ctx, s.db, viewer, page.Items)
+	views, err := videoViews(ctx, db, viewer, page.Items)
 	if err != nil {
 		return Page[VideoView]{}, translate(err)
 	}
@@ -130,22 +132,22 @@ var byCreation = keyset{first: "v.created_at", second: "v.id"}
 
 // Latest is the newest videos first (GET /api/videos, the default sort).
 func (s *Videos) Latest(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
-	return s.videoPage(ctx, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
-		resolve: s.resolveByCreation("")}, req)
+	return videoPage(ctx, s.reads, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
+		resolve: resolveByCreation(s.reads, "")}, req)
 }
 
 // Trending is the For You feed (sort=trending). trending_score is a generated column that does
 // not depend on the clock (database/migrations_trending.go), so (trending_score, id) is a
 // total order that holds still between two pages: a keyset cursor over it is stable.
 func (s *Videos) Trending(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
-	return s.videoPage(ctx, viewer, listSpec{keys: keyset{first: "v.trending_score", second: "v.id", byScore: true},
+	return videoPage(ctx, s.reads, viewer, listSpec{keys: keyset{first: "v.trending_score", second: "v.id", byScore: true},
 		columns: videoColumns, from: videosWithAuthor,
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
 			var rows []struct {
 				ID            int32   `gorm:"column:id"`
 				TrendingScore float64 `gorm:"column:trending_score"`
 			}
-			err := s.db.WithContext(ctx).Raw(`SELECT id, trending_score FROM videos WHERE id = ?`, id).Scan(&rows).Error
+			err := s.reads.WithContext(ctx).Raw(`SELECT id, trending_score FROM videos WHERE id = ?`, id).Scan(&rows).Error
 			if err != nil || len(rows) == 0 {
 				return position{}, false, err
 			}
@@ -156,26 +158,26 @@ func (s *Videos) Trending(ctx context.Context, viewer int32, req PageRequest) (P
 // ByUser is user id's videos, newest first (GET /api/users/:id/videos); NotFound for a
 // missing user.
 func (s *Videos) ByUser(ctx context.Context, viewer, id int32, req PageRequest) (Page[VideoView], error) {
-	if err := (&Users{db: s.db}).Exists(ctx, id); err != nil {
+	if err := (&Users{db: s.reads}).Exists(ctx, id); err != nil {
 		return Page[VideoView]{}, err
 	}
-	return s.videoPage(ctx, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
-		where: "v.user_id = ?", args: []any{id}, resolve: s.resolveByCreation("v.user_id = ?", id)}, req)
+	return videoPage(ctx, s.reads, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
+		where: "v.user_id = ?", args: []any{id}, resolve: resolveByCreation(s.reads, "v.user_id = ?", id)}, req)
 }
 
 // LikedBy is the videos user id liked, newest like first (GET /api/users/:id/liked). The
 // keyset is the like's (created_at, video_id), served by video_likes_user_id_created_at_idx.
 func (s *Videos) LikedBy(ctx context.Context, viewer, id int32, req PageRequest) (Page[VideoView], error) {
-	if err := (&Users{db: s.db}).Exists(ctx, id); err != nil {
+	if err := (&Users{db: s.reads}).Exists(ctx, id); err != nil {
 		return Page[VideoView]{}, err
 	}
-	return s.videoPage(ctx, viewer, listSpec{keys: keyset{first: "l.created_at", second: "l.video_id"},
+	return videoPage(ctx, s.reads, viewer, listSpec{keys: keyset{first: "l.created_at", second: "l.video_id"},
 		columns: videoColumns,
 		from:    "video_likes l JOIN videos v ON v.id = l.video_id JOIN users u ON u.id = v.user_id",
 		where:   "l.user_id = ?", args: []any{id},
 		resolve: func(ctx context.Context, videoID int32) (position, bool, error) {
 			var at []time.Time
-			err := s.db.WithContext(ctx).Raw(`SELECT created_at FROM video_likes WHERE user_id = ? AND video_id = ?`, id, videoID).
+			err := s.reads.WithContext(ctx).Raw(`SELECT created_at FROM video_likes WHERE user_id = ? AND video_id = ?`, id, videoID).
 				Scan(&at).Error
 			if err != nil || len(at) == 0 {
 				return position{}, false, err
@@ -193,8 +195,8 @@ func (s *Videos) LikedBy(ctx context.Context, viewer, id int32, req PageRequest)
 // who follows a few quiet accounts means scanning most of the table to fill one page.
 func (s *Videos) Following(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
 	req.Page = 0 // cursor pages only (API.md)
-	return s.videoPage(ctx, viewer, listSpec{keys: byCreation,
-		resolve: s.resolveByCreation("v.user_id IN (SELECT following_id FROM follows WHERE follower_id = ?)", viewer),
+	return videoPage(ctx, s.reads, viewer, listSpec{keys: byCreation,
+		resolve: resolveByCreation(s.reads, "v.user_id IN (SELECT following_id FROM follows WHERE follower_id = ?)", viewer),
 		statement: func(keyset string, args []any, limit int) (string, []any) {
 			if keyset != "" {
 				keyset = " AND " + keyset
@@ -212,15 +214,15 @@ func (s *Videos) Following(ctx context.Context, viewer int32, req PageRequest) (
 
 // resolveByCreation finds the position of a video named by a bare numeric cursor, for a list
 // by creation whose videos are those meeting cond (on videos v; "" for every video): a video
-// outside the list is not found.
-func (s *Videos) resolveByCreation(cond string, args ...any) func(ctx context.Context, id int32) (position, bool, error) {
+// outside the list is not found. It reads on db, the list's own.
+func resolveByCreation(db *gorm.DB, cond string, args ...any) func(ctx context.Context, id int32) (position, bool, error) {
 	query := `SELECT v.created_at FROM videos v WHERE v.id = ?`
 	if cond != "" {
 		query += " AND " + cond
 	}
 	return func(ctx context.Context, id int32) (position, bool, error) {
 		var at []time.Time
-		err := s.db.WithContext(ctx).Raw(query, append([]any{id}, args...)...).Scan(&at).Error
+		err := db.WithContext(ctx).Raw(query, append([]any{id}, args...)...).Scan(&at).Error
 		if err != nil || len(at) == 0 {
 			return position{}, false, err
 		}
