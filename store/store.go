@@ -37,6 +37,7 @@ type Store struct {
 	Likes    *Likes
 	Sessions *Sessions
 	Files    *Files
+	Uploads  *Uploads
 }
 
 // New returns the store on db.
@@ -44,7 +45,7 @@ func New(db *gorm.DB) *Store {
 	return &Store{db: db,
 		Users: &Users{db: db}, Follows: &Follows{db: db}, Videos: &Videos{db: db},
 		Comments: &Comments{db: db}, Likes: &Likes{db: db}, Sessions: &Sessions{db: db},
-		Files: &Files{db: db}}
+		Files: &Files{db: db}, Uploads: &Uploads{db: db}}
 }
 
 // Transact runs fn with a store whose every query runs in one transaction: committed when fn
