@@ -104,7 +104,7 @@ func (d *DirectUploads) Sign(c *gin.Context) error {
 		return storageError(err)
 	}
 	c.JSON(http.StatusOK, gin.H{"uploadUrl": absoluteURL(c, signed.URL), "method": signed.Method,
-		"headers": signed.Headers, "storagePath": key, "expiresAt": signed.ExpiresAt})
+		"headers": signed.Headers, "storagePath": key, "expiresAt": store.Timestamp(signed.ExpiresAt)})
 	return nil
 }
 
