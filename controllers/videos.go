@@ -127,7 +127,7 @@ func (v *Videos) readVideo(c *gin.Context) (videoInput, map[string]storage.Objec
 		case in.ThumbnailStoragePath != nil:
 			problems.Add("videoStoragePath", "is required with thumbnailStoragePath")
 		case in.VideoURL == nil:
-			problems.Add("videoUrl", "is required (or upload a video file as multipart form data, or register a direct upload's videoStoragePath)")
+			problems.Add("videoUrl", "is required (or upload a video file as multipart form data)")
 		}
 		checkURL("videoUrl", in.VideoURL, &problems)
 		checkURL("thumbnailUrl", in.ThumbnailURL, &problems)
