@@ -30,6 +30,7 @@ import (
 	"tiktok/database"
 	"tiktok/routes"
 	"tiktok/storage"
+	"tiktok/store"
 )
 
 func main() {
@@ -127,6 +128,9 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 		log.Error("cannot listen", "port", cfg.Port, "error", err)
 		return 1
 	}
+	// Direct uploads never registered are deleted a day after they were signed; every
+	// instance may sweep (the ledger's rows are taken with SKIP LOCKED).
+	go routes.NewStoredFiles(cfg, uploads, store.New(db), log).SweepEvery(ctx, cfg.UploadSweepInterval)
 	log.Info("listening", "addr", ln.Addr().String(), "env", cfg.AppEnv)
 	if err := serveUntilDone(ctx, ln, handler, cfg.ShutdownTimeout); err != nil {
 		log.Error("server stopped with an error", "error", err)

@@ -89,6 +89,10 @@ type Config struct {
 	S3PublicBaseURL string
 	S3PathStyle     bool
 
+	// UploadSweepInterval is how often the server deletes direct uploads never registered
+	// (and retries failed deletes); 0 turns the sweep off on this instance.
+	UploadSweepInterval time.Duration
+
 	RateLoginPerIP           int
 	RateLoginFailsPerAccount int
 	RateRegisterPerIP        int
@@ -160,6 +164,8 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 
 		BodyReadTimeout:   r.positiveDuration("BODY_READ_TIMEOUT", 10*time.Second),
 		UploadReadTimeout: r.positiveDuration("UPLOAD_READ_TIMEOUT", 10*time.Minute),
+
+		UploadSweepInterval: r.duration("UPLOAD_SWEEP_INTERVAL", time.Hour),
 
 		RateLoginPerIP:           r.intRange("RATE_LOGIN_PER_IP", 30, 0, 1_000_000),
 		RateLoginFailsPerAccount: r.intRange("RATE_LOGIN_FAILS_PER_ACCOUNT", 10, 0, 1_000_000),

@@ -26,7 +26,11 @@ import (
 type StoredFiles struct {
 	Uploads storage.Store
 	Refs    *store.Files
-	Log     *slog.Logger
+	// Ledger is the ledger of direct uploads, and where failed deletes are noted for the sweep.
+	Ledger *store.Uploads
+	// MaxVideoBytes caps a video (MAX_VIDEO_MB), uploaded either way.
+	MaxVideoBytes int64
+	Log           *slog.Logger
 }
 
 // maxTextPart caps a text field of a multipart form (bio is the longest at 500 characters).
@@ -208,7 +212,7 @@ func saveError(err error, field string) error {
 	case errors.Is(err, storage.ErrEmpty):
 		return errs.InvalidField(field, "is empty")
 	}
-	return err
+	return storageError(err)
 }
 
 // remove deletes the stored files of a failed request.
@@ -218,36 +222,53 @@ func (f *StoredFiles) remove(ctx context.Context, saved map[string]storage.Objec
 	}
 }
 
-// delete removes a stored file; a failure leaves an orphan file, which is logged, not fatal
-// to the request.
+// delete removes a stored file (the store retries what may pass). A delete that still fails
+// is logged and noted in storage_deletes for the sweep to retry: never fatal to the request,
+// never a file kept forever.
 func (f *StoredFiles) delete(ctx context.Context, name string) {
-	if err := f.Uploads.Delete(context.WithoutCancel(ctx), name); err != nil {
-		f.Log.WarnContext(ctx, "cannot delete stored file", "file", name, "error", err)
+	ctx = context.WithoutCancel(ctx)
+	err := f.Uploads.Delete(ctx, name)
+	if err == nil {
+		return
+	}
+	f.Log.WarnContext(ctx, "cannot delete stored file; the sweep will retry", "file", name, "error", err)
+	if f.Ledger == nil {
+		return
+	}
+	if err := f.Ledger.RecordFailedDelete(ctx, name); err != nil {
+		f.Log.ErrorContext(ctx, "cannot note a failed delete for the sweep", "file", name, "error", err)
 	}
 }
 
-// deleteUnreferenced removes the stored files behind urls that no row points to any more
-// (URLs of other sites are skipped). The check guards against a file shared by two rows,
-// which the API does not create but psql or the seeder could.
-func (f *StoredFiles) deleteUnreferenced(ctx context.Context, urls []string) {
-	var ours []string
-	for _, url := range urls {
-		if _, ok := f.Uploads.NameFromURL(url); ok {
-			ours = append(ours, url)
+// deleteUnreferenced removes the stored files that no row points to any more: by storage
+// path where the row had one, else by the name behind a URL of this store (URLs of other
+// sites are skipped). The check guards against a file shared by two rows, which the API does
+// not create but psql or the seeder could.
+func (f *StoredFiles) deleteUnreferenced(ctx context.Context, files []store.StoredFile) {
+	var ours []store.StoredFile
+	var names []string
+	for _, file := range files {
+		name, ok := "", false
+		if file.Path != nil {
+			name, ok = *file.Path, true
+		} else {
+			name, ok = f.Uploads.NameFromURL(file.URL)
+		}
+		if ok {
+			ours, names = append(ours, file), append(names, name)
 		}
 	}
 	if len(ours) == 0 {
 		return
 	}
-	used, err := f.Refs.Referenced(context.WithoutCancel(ctx), ours)
+	used, err := f.Refs.InUse(context.WithoutCancel(ctx), ours)
 	if err != nil {
 		f.Log.WarnContext(ctx, "cannot check stored files before deleting them", "error", err)
 		return
 	}
-	for _, url := range ours {
-		if !slices.Contains(used, url) {
-			name, _ := f.Uploads.NameFromURL(url)
-			f.delete(ctx, name)
+	for i, file := range ours {
+		if !slices.ContainsFunc(used, func(u store.StoredFile) bool { return u.URL == file.URL }) {
+			f.delete(ctx, names[i])
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"tiktok/errs"
 	"tiktok/middleware"
+	"tiktok/models"
 	"tiktok/storage"
 	"tiktok/store"
 )
@@ -82,11 +83,14 @@ type profileInput struct {
 	Name   optionalText `json:"name"`
 	Bio    optionalText `json:"bio"`
 	Avatar optionalText `json:"avatar"`
+	// AvatarStoragePath registers a direct upload as the avatar (JSON only).
+	AvatarStoragePath *string `json:"avatarStoragePath"`
 }
 
 // Update answers PUT /api/users/:id (self only): JSON {name?, bio?, avatar?} with avatar a
-// URL, or multipart with the same text fields and avatar an image file. The old avatar's file
-// goes once the new one is committed; a failed request leaves no new file behind.
+// URL, or {avatarStoragePath} registering a direct upload, or multipart with the same text
+// fields and avatar an image file. The old avatar's file goes once the new one is committed; a
+// failed request leaves no new file behind.
 func (u *Users) Update(c *gin.Context) error {
 	id, viewer, err := idAndViewer(c)
 	if err != nil {
@@ -110,13 +114,31 @@ func (u *Users) Update(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	oldAvatar, after, err := u.Store.Users.UpdateProfile(ctx, id, update)
+	direct := in.AvatarStoragePath
+	if direct != nil {
+		if err := u.Files.checkDirect(ctx, viewer, "avatarStoragePath", "avatar", *direct); err != nil {
+			return err
+		}
+		url := u.Files.Uploads.URL(*direct)
+		update.Avatar, update.AvatarStoragePath = store.TextChange{Set: true, Value: &url}, direct
+	}
+	var oldAvatar *store.StoredFile
+	var after *models.User
+	err = u.Store.Transact(ctx, func(tx *store.Store) error {
+		if direct != nil {
+			if err := register(ctx, tx, viewer, "avatarStoragePath", "avatar", *direct); err != nil {
+				return err
+			}
+		}
+		oldAvatar, after, err = tx.Users.UpdateProfile(ctx, id, update)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	committed = true
-	if oldAvatar != nil && (after.Avatar == nil || *after.Avatar != *oldAvatar) {
-		u.Files.deleteUnreferenced(ctx, []string{*oldAvatar})
+	if oldAvatar != nil && (after.Avatar == nil || *after.Avatar != oldAvatar.URL) {
+		u.Files.deleteUnreferenced(ctx, []store.StoredFile{*oldAvatar})
 	}
 	c.JSON(http.StatusOK, store.NewUserProfile(after, viewer, false))
 	return nil
@@ -144,8 +166,12 @@ func profileUpdate(in profileInput, uploaded map[string]storage.Object) (store.P
 	update := store.ProfileUpdate{Name: in.Name.cleaned(), Bio: in.Bio.cleaned(), Avatar: in.Avatar.cleaned()}
 	checkLength("name", update.Name.Value, maxNameChars, &problems)
 	checkLength("bio", update.Bio.Value, maxBioChars, &problems)
+	if in.AvatarStoragePath != nil && (update.Avatar.Set || len(uploaded) > 0) {
+		problems.Add("avatarStoragePath", "cannot come with an avatar: send one or the other")
+	}
 	if file, ok := uploaded["avatar"]; ok {
 		update.Avatar = store.TextChange{Set: true, Value: &file.URL}
+		update.AvatarStoragePath = &file.Name
 	} else if v := update.Avatar.Value; v != nil && strings.HasPrefix(*v, storage.URLPrefix) {
 		update.AvatarMustBeCurrent = true
 	} else {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -32,11 +33,16 @@ type videoInput struct {
 	ThumbnailURL *string      `json:"thumbnailUrl"`
 	Caption      optionalText `json:"caption"`
 	AudioName    optionalText `json:"audioName"`
+	// The storage paths of direct uploads to register (POST /api/uploads), instead of URLs.
+	VideoStoragePath     *string `json:"videoStoragePath"`
+	ThumbnailStoragePath *string `json:"thumbnailStoragePath"`
 }
 
 // Create answers POST /api/videos: multipart with a `video` file (and optionally a
-// `thumbnail` image, `caption`, `audioName`), or JSON with a videoUrl. A request that fails
-// leaves no stored file and no row behind.
+// `thumbnail` image, `caption`, `audioName`), JSON with the videoStoragePath (and optionally
+// thumbnailStoragePath) of direct uploads, or JSON with a videoUrl. A request that fails
+// leaves no stored file and no row behind; a direct upload it did not register stays
+// unregistered (the client may try again; the sweep deletes it a day later).
 func (v *Videos) Create(c *gin.Context) error {
 	viewer, err := middleware.MustViewerID(c)
 	if err != nil {
@@ -60,9 +66,41 @@ func (v *Videos) Create(c *gin.Context) error {
 	if err := problems.Err(); err != nil {
 		return err
 	}
-	video := models.Video{UserID: viewer, VideoURL: *in.VideoURL, ThumbnailURL: in.ThumbnailURL,
-		Caption: caption, AudioName: audio}
-	view, err := v.Store.Videos.Create(ctx, &video)
+	video := models.Video{UserID: viewer, Caption: caption, AudioName: audio}
+	if in.VideoStoragePath != nil {
+		if err := v.checkDirect(ctx, viewer, in); err != nil {
+			return err
+		}
+		in.VideoURL = text(v.Files.Uploads.URL(*in.VideoStoragePath))
+		if in.ThumbnailStoragePath != nil {
+			in.ThumbnailURL = text(v.Files.Uploads.URL(*in.ThumbnailStoragePath))
+		}
+	}
+	video.VideoURL, video.ThumbnailURL = *in.VideoURL, in.ThumbnailURL
+	video.VideoStoragePath, video.ThumbnailStoragePath = in.VideoStoragePath, in.ThumbnailStoragePath
+	if obj, ok := uploaded["video"]; ok {
+		video.VideoStoragePath = &obj.Name
+	}
+	if obj, ok := uploaded["thumbnail"]; ok {
+		video.ThumbnailStoragePath = &obj.Name
+	}
+	var view store.VideoView
+	err = v.Store.Transact(ctx, func(tx *store.Store) error {
+		if in.VideoStoragePath != nil {
+			if err := register(ctx, tx, viewer, "videoStoragePath", "video", *in.VideoStoragePath); err != nil {
+				return err
+			}
+		}
+		if in.ThumbnailStoragePath != nil {
+			if err := register(ctx, tx, viewer, "thumbnailStoragePath", "thumbnail", *in.ThumbnailStoragePath); err != nil {
+				return err
+			}
+		}
+		video.ID = 0 // a retried transaction inserts afresh
+		var err error
+		view, err = tx.Videos.Create(ctx, &video)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -81,7 +119,14 @@ func (v *Videos) readVideo(c *gin.Context) (videoInput, map[string]storage.Objec
 		}
 		var problems errs.Problems
 		in.VideoURL, in.ThumbnailURL = cleanText(in.VideoURL), cleanText(in.ThumbnailURL)
-		if in.VideoURL == nil {
+		switch {
+		case in.VideoStoragePath != nil:
+			if in.VideoURL != nil || in.ThumbnailURL != nil {
+				problems.Add("videoStoragePath", "cannot come with videoUrl or thumbnailUrl: send paths or URLs")
+			}
+		case in.ThumbnailStoragePath != nil:
+			problems.Add("videoStoragePath", "is required with thumbnailStoragePath")
+		case in.VideoURL == nil:
 			problems.Add("videoUrl", "is required (or upload a video file as multipart form data)")
 		}
 		checkURL("videoUrl", in.VideoURL, &problems)
@@ -110,6 +155,19 @@ func (v *Videos) readVideo(c *gin.Context) (videoInput, map[string]storage.Objec
 	}
 	return in, uploaded, nil
 }
+
+// checkDirect checks the direct uploads a new video registers (StoredFiles.checkDirect).
+func (v *Videos) checkDirect(ctx context.Context, viewer int32, in videoInput) error {
+	if err := v.Files.checkDirect(ctx, viewer, "videoStoragePath", "video", *in.VideoStoragePath); err != nil {
+		return err
+	}
+	if in.ThumbnailStoragePath == nil {
+		return nil
+	}
+	return v.Files.checkDirect(ctx, viewer, "thumbnailStoragePath", "thumbnail", *in.ThumbnailStoragePath)
+}
+
+func text(s string) *string { return &s }
 
 // Get answers GET /api/videos/:id and counts one view.
 func (v *Videos) Get(c *gin.Context) error {

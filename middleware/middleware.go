@@ -170,6 +170,9 @@ func BodyLimit(limit int64) gin.HandlerFunc {
 type BodyRule struct {
 	MaxBytes    int64
 	ReadTimeout time.Duration
+	// AnyContentType applies the rule whatever the body's type, not only to a multipart
+	// one: the raw bytes of a signed direct upload (PUT /uploads/<key>).
+	AnyContentType bool
 }
 
 // BodyLimits is BodyLimit with a read deadline, and with larger caps and longer deadlines for
@@ -184,7 +187,7 @@ type BodyRule struct {
 func BodyLimits(jsonRule BodyRule, uploads map[string]BodyRule) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		rule := jsonRule
-		if u, ok := uploads[c.Request.Method+" "+c.FullPath()]; ok && isMultipart(c.GetHeader("Content-Type")) {
+		if u, ok := uploads[c.Request.Method+" "+c.FullPath()]; ok && (u.AnyContentType || isMultipart(c.GetHeader("Content-Type"))) {
 			rule = u
 		}
 		if c.Request.ContentLength > rule.MaxBytes {

@@ -143,6 +143,10 @@ func New(d Deps) (*gin.Engine, error) {
 				"PUT /api/users/:id": {MaxBytes: controllers.MaxAvatarBytes + uploadSlack, ReadTimeout: d.Config.UploadReadTimeout},
 				"POST /api/videos": {MaxBytes: maxVideoBytes(d.Config) + controllers.MaxThumbnailBytes + uploadSlack,
 					ReadTimeout: d.Config.UploadReadTimeout},
+				// A signed direct upload to the local store: the bytes of one file, at most the
+				// biggest cap (the signature holds it to its declared size).
+				"PUT /uploads/*name": {MaxBytes: max(maxVideoBytes(d.Config), controllers.MaxThumbnailBytes, controllers.MaxAvatarBytes),
+					ReadTimeout: d.Config.UploadReadTimeout, AnyContentType: true},
 			}),
 	)
 	r.NoRoute(func(c *gin.Context) {
@@ -192,6 +196,9 @@ func New(d Deps) (*gin.Engine, error) {
 		if st.NotFound == nil {
 			st.NotFound = fileNotFound
 		}
+		if st.SigningKey == nil {
+			st.SigningKey = storage.DirectUploadKey(d.Config.JWTSecret)
+		}
 	case *storage.S3:
 		if st.NotFound == nil {
 			st.NotFound = fileNotFound
@@ -216,7 +223,12 @@ func New(d Deps) (*gin.Engine, error) {
 	required, optional := authn.RequireAuth(), authn.OptionalAuth()
 	h := middleware.Handler
 
-	files := &controllers.StoredFiles{Uploads: d.Store, Refs: data.Files, Log: d.Log}
+	files := NewStoredFiles(d.Config, d.Store, data, d.Log)
+	direct := &controllers.DirectUploads{Store: data, Files: files}
+	if local, ok := d.Store.(*storage.Local); ok {
+		direct.Local = local
+		r.PUT("/uploads/*name", h(direct.Receive))
+	}
 	authCtl := &controllers.Auth{Sessions: sessions}
 	users := &controllers.Users{Store: data, Files: files}
 	follows := &controllers.Follows{Store: data}
@@ -241,6 +253,8 @@ func New(d Deps) (*gin.Engine, error) {
 	api.GET("/users/:id/following", optional, h(follows.Following))
 	api.POST("/users/:id/follow", required, h(follows.Follow))
 	api.DELETE("/users/:id/follow", required, h(follows.Unfollow))
+
+	api.POST("/uploads", required, h(direct.Sign))
 
 	api.GET("/videos", optional, h(videos.List))
 	api.GET("/videos/following", required, h(videos.Following))
@@ -269,6 +283,16 @@ func New(d Deps) (*gin.Engine, error) {
 	r.GET("/api/docs", func(c *gin.Context) { c.Data(200, "text/html; charset=utf-8", docs.Page()) })
 
 	return r, nil
+}
+
+// NewStoredFiles is the file store with the rows that use its files, as the handlers and the
+// sweep of uploads (main) share it.
+func NewStoredFiles(c config.Config, st storage.Store, data *store.Store, log *slog.Logger) *controllers.StoredFiles {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &controllers.StoredFiles{Uploads: st, Refs: data.Files, Ledger: data.Uploads,
+		MaxVideoBytes: maxVideoBytes(c), Log: log}
 }
 
 // maxVideoBytes is the MAX_VIDEO_MB cap in bytes.

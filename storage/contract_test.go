@@ -60,7 +60,8 @@ var backends = []backend{
 		if err != nil {
 			t.Fatal(err)
 		}
-		return st, localInspector{st, dir}
+		st.SigningKey = storage.DirectUploadKey("contract-test-secret")
+		return st, localInspector{st, dir, localServer(t, st)}
 	}},
 	{"s3", func(t *testing.T) (storage.Store, inspector) {
 		b := testsvc.S3(t)
@@ -75,8 +76,9 @@ var backends = []backend{
 }
 
 type localInspector struct {
-	st  *storage.Local
-	dir string
+	st     *storage.Local
+	dir    string
+	server string // where the local store's signed PUTs go, as the API's router sends them
 }
 
 func (l localInspector) fetch(t *testing.T, obj storage.Object, rangeHeader string) (int, []byte, string) {
@@ -89,7 +91,7 @@ func (l localInspector) fetch(t *testing.T, obj storage.Object, rangeHeader stri
 	return w.Code, w.Body.Bytes(), w.Header().Get("Content-Type")
 }
 
-func (l localInspector) left(t *testing.T) []string { return files(t, l.dir) }
+func (l localInspector) left(t *testing.T) []string { return filesUnder(t, l.dir) }
 
 func (l localInspector) name(storage.Folder) *regexp.Regexp {
 	return regexp.MustCompile(`^[0-9a-f]{32}\.[a-z0-9]+$`) // one flat folder

@@ -17,6 +17,7 @@ func New(ctx context.Context, c config.Config) (Store, error) {
 		if err != nil {
 			return nil, err
 		}
+		local.SigningKey = DirectUploadKey(c.JWTSecret)
 		return local, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

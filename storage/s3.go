@@ -70,8 +70,9 @@ type S3 struct {
 	NotFound http.Handler
 }
 
-// validKey matches the keys Save gives. Anything else is never deleted nor taken for ours.
-var validKey = regexp.MustCompile(`^(videos|thumbnails|avatars)/[0-9a-f]{32}\.(jpg|png|webp|gif|mp4|webm|mov)$`)
+// validKey matches the keys Save gives and those of direct uploads (with the owner's id after
+// the folder). Anything else is never deleted nor taken for ours.
+var validKey = regexp.MustCompile(`^(videos|thumbnails|avatars)/(?:[1-9][0-9]{0,9}/)?[0-9a-f]{32}\.(jpg|png|webp|gif|mp4|webm|mov)$`)
 
 // NewS3 connects to the bucket and checks that it is there (creating it if o.CreateBucket).
 // Errors name the setting to fix.
@@ -163,6 +164,11 @@ func keyHint(err error) string {
 // part in memory whatever the file's size and nothing touches the local disk. A file over
 // maxBytes, a failed read or a cancelled ctx aborts the upload: no object is left.
 func (s *S3) Save(ctx context.Context, r io.Reader, folder Folder, maxBytes int64) (Object, error) {
+	obj, err := s.save(ctx, r, folder, maxBytes)
+	return obj, unavailable(err)
+}
+
+func (s *S3) save(ctx context.Context, r io.Reader, folder Folder, maxBytes int64) (Object, error) {
 	head, contentType, ext, err := readHead(r, folder)
 	if err != nil {
 		return Object{}, err
@@ -196,7 +202,7 @@ func (s *S3) Save(ctx context.Context, r io.Reader, folder Folder, maxBytes int6
 	} else if size, err = s.putMultipart(ctx, key, src, buf, n, opts); err != nil {
 		return Object{}, err
 	}
-	return Object{Name: key, URL: s.public + "/" + key, ContentType: contentType, Size: size}, nil
+	return Object{Name: key, URL: s.URL(key), ContentType: contentType, Size: size}, nil
 }
 
 // putMultipart uploads buf[:n] and the rest of src, a part at a time through buf. On any
@@ -267,13 +273,13 @@ func (s *S3) Delete(ctx context.Context, name string) error {
 	if !validKey.MatchString(name) {
 		return nil
 	}
-	return retry(ctx, func() error {
+	return unavailable(retry(ctx, func() error {
 		err := s.client.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{})
 		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
 			return nil
 		}
 		return err
-	})
+	}))
 }
 
 // NameFromURL implements Store: it takes exactly the URLs Save gives, PublicBaseURL + "/" + a

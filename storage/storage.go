@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Kind is the class of file a caller accepts.
@@ -81,16 +82,34 @@ type Store interface {
 	NameFromURL(url string) (string, bool)
 	// Handler serves GET and HEAD of /<name>, with range requests so video seeks work.
 	Handler() http.Handler
+
+	// URL is where clients fetch the object called key.
+	URL(key string) string
+	// SignPut signs one PUT of an object of exactly size bytes of contentType at key (a key
+	// of NewDirectKey), valid until expires; the store accepts that PUT once.
+	SignPut(ctx context.Context, key, contentType string, size int64, expires time.Time) (SignedPut, error)
+	// Stat tells the size and type of the object at key; ErrNotFound when there is none.
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+	// ReadHead returns the first n bytes of the object at key (fewer if it is shorter), for
+	// Sniff; ErrNotFound when there is none.
+	ReadHead(ctx context.Context, key string, n int) ([]byte, error)
 }
 
 // URLPrefix is where the local store's files are served.
 const URLPrefix = "/uploads/"
 
-// Local is a Store on the local disk under Dir.
+// Local is a Store on the local disk under Dir. Files of Save lie flat in Dir; direct uploads
+// in the subfolders of their keys (videos/12/<hex>.mp4), served at /uploads/<key> too.
 type Local struct {
 	Dir string
 	// NotFound answers for a missing file (http.NotFound when nil); the API sets its JSON 404.
 	NotFound http.Handler
+	// SigningKey signs the URLs of direct uploads (SignPut) and checks them (ReceivePut);
+	// DirectUploadKey derives it from JWT_SECRET, so instances sharing the secret accept
+	// each other's URLs. Without it, SignPut fails.
+	SigningKey []byte
+	// Now is the clock of signed URLs (time.Now when nil); tests move it.
+	Now func() time.Time
 }
 
 // NewLocal returns a Local store, creating dir if needed.
@@ -101,9 +120,10 @@ func NewLocal(dir string) (*Local, error) {
 	return &Local{Dir: dir}, nil
 }
 
-// validName matches the names Save gives: 32 hex digits and a known extension. Anything else
-// (paths, dot-dot, hidden files) is never opened or deleted.
-var validName = regexp.MustCompile(`^[0-9a-f]{32}\.(jpg|png|webp|gif|mp4|webm|mov)$`)
+// validName matches the names Save gives (32 hex digits and a known extension) and the keys of
+// direct uploads (folder/user id/32 hex digits and a known extension). Anything else (other
+// paths, dot-dot, a leading slash, hidden and temporary files) is never opened or deleted.
+var validName = regexp.MustCompile(`^(?:(?:videos|thumbnails|avatars)/[1-9][0-9]{0,9}/)?[0-9a-f]{32}\.(jpg|png|webp|gif|mp4|webm|mov)$`)
 
 // Save implements Store. The folder only decides the kind: files are kept flat in Dir, so the
 // URLs of rows written before folders existed keep working.
@@ -140,7 +160,7 @@ func (l *Local) Save(ctx context.Context, r io.Reader, folder Folder, maxBytes i
 		return Object{}, err
 	}
 	committed = true
-	return Object{Name: name, URL: URLPrefix + name, ContentType: contentType, Size: written}, nil
+	return Object{Name: name, URL: l.URL(name), ContentType: contentType, Size: written}, nil
 }
 
 // Delete implements Store.

@@ -38,6 +38,7 @@ type Store struct {
 	Likes    *Likes
 	Sessions *Sessions
 	Files    *Files
+	Uploads  *Uploads
 }
 
 // New returns the store on db: every query runs there.
@@ -56,7 +57,7 @@ func NewWithReads(db, reads *gorm.DB) *Store {
 	return &Store{db: db,
 		Users: &Users{db: db, reads: reads}, Follows: &Follows{db: db, reads: reads}, Videos: &Videos{db: db, reads: reads},
 		Comments: &Comments{db: db, reads: reads}, Likes: &Likes{db: db, reads: reads}, Sessions: &Sessions{db: db},
-		Files: &Files{db: db}}
+		Files: &Files{db: db}, Uploads: &Uploads{db: db}}
 }
 
 // Transact runs fn with a store whose every query runs in one transaction: committed when fn

@@ -250,16 +250,23 @@ type ProfileUpdate struct {
 	// has: a path of our own store sent back as text may only be that, since pointing at
 	// someone else's file would let its later replacement delete that file.
 	AvatarMustBeCurrent bool
+	// AvatarStoragePath is the storage path of a new Avatar in the store of uploads (nil for
+	// a URL elsewhere, or to clear it); it is written whenever Avatar is, unless
+	// AvatarMustBeCurrent (the avatar then stays as it is).
+	AvatarStoragePath *string
 }
 
 // UpdateProfile applies p to user id under a row lock and returns the avatar it had before
-// (for the caller to delete its file once replaced) and the user after.
-func (s *Users) UpdateProfile(ctx context.Context, id int32, p ProfileUpdate) (oldAvatar *string, after *models.User, err error) {
+// (for the caller to delete its file once replaced; nil when it had none) and the user after.
+func (s *Users) UpdateProfile(ctx context.Context, id int32, p ProfileUpdate) (oldAvatar *StoredFile, after *models.User, err error) {
 	updates := map[string]any{}
 	for column, change := range map[string]TextChange{"name": p.Name, "bio": p.Bio, "avatar": p.Avatar} {
 		if change.Set {
 			updates[column] = change.Value
 		}
+	}
+	if p.Avatar.Set && !p.AvatarMustBeCurrent {
+		updates["avatar_storage_path"] = p.AvatarStoragePath
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var before []models.User
@@ -269,8 +276,11 @@ func (s *Users) UpdateProfile(ctx context.Context, id int32, p ProfileUpdate) (o
 		if len(before) == 0 {
 			return errUserNotFound
 		}
-		oldAvatar = before[0].Avatar
-		if p.AvatarMustBeCurrent && (oldAvatar == nil || p.Avatar.Value == nil || *oldAvatar != *p.Avatar.Value) {
+		oldAvatar = nil
+		if before[0].Avatar != nil {
+			oldAvatar = &StoredFile{URL: *before[0].Avatar, Path: before[0].AvatarStoragePath}
+		}
+		if p.AvatarMustBeCurrent && (oldAvatar == nil || p.Avatar.Value == nil || oldAvatar.URL != *p.Avatar.Value) {
 			return errs.InvalidField("avatar", "must be an http(s) URL or an uploaded image file")
 		}
 		if len(updates) > 0 {
@@ -290,8 +300,8 @@ func (s *Users) UpdateProfile(ctx context.Context, id int32, p ProfileUpdate) (o
 
 // Delete removes user id; the database cascades to everything of the user (videos, comments,
 // likes, follows, refresh tokens) and the counter triggers keep other users' counts exact. It
-// returns the URLs of the user's stored files (avatar, videos, thumbnails), for the caller to
-// delete after the commit.
+// returns the user's stored files (avatar, videos, thumbnails: URLs and storage paths), for the
+// caller to delete after the commit.
 //
 // The cascade writes rows all over the database, so it takes its locks first, in the lock order
 // (locks.go): the users whose counters it moves (people the user follows or is followed by,
@@ -301,7 +311,7 @@ func (s *Users) UpdateProfile(ctx context.Context, id int32, p ProfileUpdate) (o
 // Once the user's row is locked no new follow or like can involve the user, so the set of
 // users read before locking can only have grown in between: then the transaction is run again
 // with the bigger set, rather than locking the newcomers out of order.
-func (s *Users) Delete(ctx context.Context, id int32) (files []string, err error) {
+func (s *Users) Delete(ctx context.Context, id int32) (files []StoredFile, err error) {
 	counted, err := countedUsers(s.db.WithContext(ctx), id)
 	if err != nil {
 		return nil, translate(err)
@@ -336,9 +346,9 @@ func (s *Users) Delete(ctx context.Context, id int32) (files []string, err error
 				ORDER BY id FOR UPDATE`, sql.Named("id", id)).Error; err != nil {
 				return err
 			}
-			if err := tx.Raw(`SELECT avatar FROM users WHERE id = ? AND avatar IS NOT NULL
-				UNION ALL SELECT video_url FROM videos WHERE user_id = ?
-				UNION ALL SELECT thumbnail_url FROM videos WHERE user_id = ? AND thumbnail_url IS NOT NULL`,
+			if err := tx.Raw(`SELECT avatar AS url, avatar_storage_path AS path FROM users WHERE id = ? AND avatar IS NOT NULL
+				UNION ALL SELECT video_url, video_storage_path FROM videos WHERE user_id = ?
+				UNION ALL SELECT thumbnail_url, thumbnail_storage_path FROM videos WHERE user_id = ? AND thumbnail_url IS NOT NULL`,
 				id, id, id).Scan(&files).Error; err != nil {
 				return err
 			}

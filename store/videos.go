@@ -319,11 +319,11 @@ func (s *Videos) Update(ctx context.Context, viewer, id int32, u VideoUpdate) er
 }
 
 // Delete removes video id if viewer owns it (Forbidden otherwise). Likes and comments go by
-// cascade and the triggers settle the author's counters. It returns the URLs of the video's
-// files, for the caller to delete after the commit, so a rolled-back delete never loses one.
+// cascade and the triggers settle the author's counters. It returns the video's stored files
+// (URLs and storage paths), for the caller to delete after the commit, so a rolled-back delete never loses one.
 // The viewer's row is locked before the video's (the lock order, locks.go): count_videos moves
 // the author's counters after the video row is gone.
-func (s *Videos) Delete(ctx context.Context, viewer, id int32) (files []string, err error) {
+func (s *Videos) Delete(ctx context.Context, viewer, id int32) (files []StoredFile, err error) {
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
 		if _, err := lockUsers(tx, viewer, userLocks{}.need(viewer, noKeyUpdate)); err != nil {
 			return err
@@ -335,9 +335,9 @@ func (s *Videos) Delete(ctx context.Context, viewer, id int32) (files []string, 
 		if video.UserID != viewer {
 			return errs.Forbidden("You can only delete your own videos")
 		}
-		files = []string{video.VideoURL}
+		files = []StoredFile{{URL: video.VideoURL, Path: video.VideoStoragePath}}
 		if video.ThumbnailURL != nil {
-			files = append(files, *video.ThumbnailURL)
+			files = append(files, StoredFile{URL: *video.ThumbnailURL, Path: video.ThumbnailStoragePath})
 		}
 		return tx.Exec(`DELETE FROM videos WHERE id = ?`, id).Error
 	})
@@ -350,7 +350,8 @@ func (s *Videos) Delete(ctx context.Context, viewer, id int32) (files []string, 
 // lockVideo locks the video row and returns its owner and files; NotFound when missing.
 func lockVideo(tx *gorm.DB, id int32) (models.Video, error) {
 	var rows []models.Video
-	if err := tx.Raw(`SELECT id, user_id, video_url, thumbnail_url FROM videos WHERE id = ? FOR UPDATE`, id).
+	if err := tx.Raw(`SELECT id, user_id, video_url, thumbnail_url, video_storage_path, thumbnail_storage_path
+		FROM videos WHERE id = ? FOR UPDATE`, id).
 		Scan(&rows).Error; err != nil {
 		return models.Video{}, err
 	}

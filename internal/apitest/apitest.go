@@ -71,7 +71,9 @@ type API struct {
 	Router *gin.Engine
 	Tokens *auth.Tokens
 	Clock  *Clock
-	Store  *storage.Local
+	Store  *storage.Local // nil when an option set another store
+	// Uploads is the store the router uses (Store, or the one an option set).
+	Uploads storage.Store
 }
 
 // Option changes the configuration or dependencies before the router is built.
@@ -104,11 +106,15 @@ func New(t testing.TB, db *gorm.DB, opts ...Option) *API {
 		o(&cfg, &deps)
 	}
 	deps.Config = cfg
-	store, err := storage.NewLocal(cfg.UploadDir)
-	if err != nil {
-		t.Fatal(err)
+	// An option may set another store (a bucket); the local one is the default.
+	var store *storage.Local
+	if deps.Store == nil {
+		local, err := storage.NewLocal(cfg.UploadDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store, deps.Store = local, local
 	}
-	deps.Store = store
 	deps.Tokens = auth.NewTokens(cfg.JWTSecret, cfg.JWTExpiresIn)
 	deps.Tokens.Now = clock.Now
 	if deps.Limiters == nil {
@@ -118,7 +124,7 @@ func New(t testing.TB, db *gorm.DB, opts ...Option) *API {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &API{T: t, DB: db, Config: cfg, Router: r, Tokens: deps.Tokens, Clock: clock, Store: store}
+	return &API{T: t, DB: db, Config: cfg, Router: r, Tokens: deps.Tokens, Clock: clock, Store: store, Uploads: deps.Store}
 }
 
 // testWriter sends log lines to t.Log.

@@ -93,6 +93,10 @@ type Route struct{ Method, Path string }
 
 var ginParam = regexp.MustCompile(`[:*]([A-Za-z_]+)`)
 
+// patternParam is a path parameter with a gorilla pattern ({name:.*}, a name with slashes),
+// which is Gin's *name.
+var patternParam = regexp.MustCompile(`\{([A-Za-z_]+):[^}]*\}`)
+
 // Compare lists the router's routes that the description lacks and the description's
 // operations that the router lacks. Gin's :param and *param become {param}.
 func Compare(routes []Route) (undocumented, unrouted []string) {
@@ -103,7 +107,7 @@ func Compare(routes []Route) (undocumented, unrouted []string) {
 	var described []string
 	for path, item := range spec.Paths.Map() {
 		for method := range item.Operations() {
-			described = append(described, method+" "+path)
+			described = append(described, method+" "+patternParam.ReplaceAllString(path, "{$1}"))
 		}
 	}
 	var routed []string
