@@ -82,6 +82,10 @@ type Config struct {
 	S3PublicBaseURL string
 	S3PathStyle     bool
 
+	// PublicBaseURL is where clients reach this server (PUBLIC_BASE_URL, no trailing slash):
+	// the URLs of files on its disk are rendered under it, absolute.
+	PublicBaseURL string
+
 	RateLoginPerIP           int
 	RateLoginFailsPerAccount int
 	RateRegisterPerIP        int
@@ -173,6 +177,8 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		r.errs = append(r.errs, &Error{Var: "DATABASE_URL", Reason: "must start with postgres:// or postgresql:// (for example postgres://postgres:postgres@localhost:5432/tiktok?sslmode=disable)"})
 	}
 
+	c.PublicBaseURL = r.publicBaseURL(c.Port)
+
 	c.Storage = r.oneOf("STORAGE", StorageLocal, StorageLocal, StorageS3)
 	if c.Storage == StorageS3 {
 		r.s3(&c)
@@ -228,6 +234,22 @@ func (r *reader) s3(c *Config) {
 			r.fail("S3_PUBLIC_BASE_URL", c.S3PublicBaseURL, "must be the http(s) URL clients fetch the bucket's objects from (for example http://127.0.0.1:7070/tiktok or https://cdn.example.com)")
 		}
 	}
+}
+
+// publicBaseURL reads PUBLIC_BASE_URL, http://localhost:<PORT> by default: an http(s) URL
+// with a host, maybe a path prefix (behind a proxy that strips it), no query or fragment.
+func (r *reader) publicBaseURL(port int) string {
+	v, ok := r.raw("PUBLIC_BASE_URL")
+	if !ok {
+		return "http://localhost:" + strconv.Itoa(port)
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#") || u.User != nil {
+		r.fail("PUBLIC_BASE_URL", v, "must be the http(s) URL clients reach this server at, with no query or fragment (for example https://api.example.com or http://localhost:8000)")
+		return ""
+	}
+	return strings.TrimRight(v, "/")
 }
 
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)

@@ -97,7 +97,10 @@ func New(d Deps) (*gin.Engine, error) {
 		_ = c.Error(errs.NotFound("Route not found: " + c.Request.Method + " " + c.Request.URL.Path))
 	})
 
-	data := store.New(d.DB)
+	// Media URLs: files on this server's disk are rendered under PUBLIC_BASE_URL; the bucket's
+	// URLs are recognised as ours, so a client cannot give one as text.
+	media := store.MediaURLs{PublicBaseURL: d.Config.PublicBaseURL, BucketURL: d.Config.S3PublicBaseURL}
+	data := store.New(d.DB, store.WithMediaURLs(media))
 	health := controllers.Health{Store: data}
 	r.GET("/healthz", health.Live)
 	r.GET("/readyz", middleware.Handler(health.Ready))
@@ -147,7 +150,7 @@ func New(d Deps) (*gin.Engine, error) {
 	required, optional := authn.RequireAuth(), authn.OptionalAuth()
 	h := middleware.Handler
 
-	files := &controllers.StoredFiles{Uploads: d.Store, Refs: data.Files, Log: d.Log}
+	files := &controllers.StoredFiles{Uploads: d.Store, Refs: data.Files, Log: d.Log, Media: media}
 	authCtl := &controllers.Auth{Sessions: sessions}
 	users := &controllers.Users{Store: data, Files: files}
 	follows := &controllers.Follows{Store: data}

@@ -13,7 +13,8 @@ import (
 // Follows reads and writes who follows whom (Prisma version: the follow handlers of
 // userController.js).
 type Follows struct {
-	db *gorm.DB
+	db    *gorm.DB
+	media MediaURLs
 }
 
 // Set makes viewer follow target (follow true) or not, and returns target's follower count
@@ -64,7 +65,7 @@ func (s *Follows) list(ctx context.Context, viewer, id int32, req PageRequest, c
 	if err := (&Users{db: s.db}).Exists(ctx, id); err != nil {
 		return Page[UserSummary]{}, err
 	}
-	return joinedUsers(ctx, s.db, viewer, joinTable{name: "follows", own: cols.own, user: cols.user}, id, req)
+	return joinedUsers(ctx, s.db, s.media, viewer, joinTable{name: "follows", own: cols.own, user: cols.user}, id, req)
 }
 
 // joinTable is a join table whose rows list users for one owner: follows (a user's followers
@@ -84,7 +85,7 @@ type joinedUser struct {
 
 // joinedUsers is one page of t's users for owner, newest row first, with isFollowing for the
 // viewer. A bare numeric cursor is a user id of the list.
-func joinedUsers(ctx context.Context, db *gorm.DB, viewer int32, t joinTable, owner int32, req PageRequest) (Page[UserSummary], error) {
+func joinedUsers(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, t joinTable, owner int32, req PageRequest) (Page[UserSummary], error) {
 	spec := listSpec{
 		keys:    keyset{first: "j.created_at", second: "j." + t.user},
 		columns: "u.*",
@@ -116,7 +117,7 @@ func joinedUsers(ctx context.Context, db *gorm.DB, viewer int32, t joinTable, ow
 	}
 	out := make([]UserSummary, len(page.Items))
 	for i := range page.Items {
-		out[i] = newUserSummary(&page.Items[i].User, following(page.Items[i].ID))
+		out[i] = media.userSummary(&page.Items[i].User, following(page.Items[i].ID))
 	}
 	return withItems(page, out), nil
 }

@@ -10,7 +10,8 @@ import (
 
 // Likes reads and writes likes of videos and comments.
 type Likes struct {
-	db *gorm.DB
+	db    *gorm.DB
+	media MediaURLs
 }
 
 // LikeTarget is something a user can like: its join table's statements and what a missing
@@ -90,5 +91,5 @@ func (s *Likes) VideoLikers(ctx context.Context, viewer, videoID int32, req Page
 	if err := (&Videos{db: s.db}).Exists(ctx, videoID); err != nil {
 		return Page[UserSummary]{}, err
 	}
-	return joinedUsers(ctx, s.db, viewer, joinTable{name: "video_likes", own: "video_id", user: "user_id"}, videoID, req)
+	return joinedUsers(ctx, s.db, s.media, viewer, joinTable{name: "video_likes", own: "video_id", user: "user_id"}, videoID, req)
 }

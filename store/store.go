@@ -28,7 +28,8 @@ import (
 
 // Store is the whole data layer on one database handle.
 type Store struct {
-	db *gorm.DB
+	db    *gorm.DB
+	media MediaURLs
 
 	Users    *Users
 	Follows  *Follows
@@ -39,11 +40,30 @@ type Store struct {
 	Files    *Files
 }
 
+// Option changes how a store renders what it reads.
+type Option func(*Store)
+
+// WithMediaURLs renders the URLs of stored files with m (views.go): without it they are
+// rendered as rows keep them.
+func WithMediaURLs(m MediaURLs) Option {
+	return func(s *Store) { s.media = m }
+}
+
 // New returns the store on db.
-func New(db *gorm.DB) *Store {
-	return &Store{db: db,
-		Users: &Users{db: db}, Follows: &Follows{db: db}, Videos: &Videos{db: db},
-		Comments: &Comments{db: db}, Likes: &Likes{db: db}, Sessions: &Sessions{db: db},
+func New(db *gorm.DB, opts ...Option) *Store {
+	s := &Store{}
+	for _, o := range opts {
+		o(s)
+	}
+	return s.on(db)
+}
+
+// on is a store with s's options on db (a transaction's handle, say).
+func (s *Store) on(db *gorm.DB) *Store {
+	m := s.media
+	return &Store{db: db, media: m,
+		Users: &Users{db: db, media: m}, Follows: &Follows{db: db, media: m}, Videos: &Videos{db: db, media: m},
+		Comments: &Comments{db: db, media: m}, Likes: &Likes{db: db, media: m}, Sessions: &Sessions{db: db},
 		Files: &Files{db: db}}
 }
 
@@ -53,7 +73,7 @@ func New(db *gorm.DB) *Store {
 // client should not see an error for a race it cannot control. fn must therefore be safe to
 // run more than once.
 func (s *Store) Transact(ctx context.Context, fn func(tx *Store) error) error {
-	return translate(transact(ctx, s.db, func(tx *gorm.DB) error { return fn(New(tx)) }))
+	return translate(transact(ctx, s.db, func(tx *gorm.DB) error { return fn(s.on(tx)) }))
 }
 
 // transact is Transact for the store's own multi-statement methods. Called inside a

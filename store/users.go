@@ -17,7 +17,8 @@ import (
 
 // Users reads and writes users (Prisma version: the prisma.user calls of userController.js).
 type Users struct {
-	db *gorm.DB
+	db    *gorm.DB
+	media MediaURLs
 }
 
 // The messages of a taken e-mail or username: the Prisma version's texts, which the course
@@ -100,7 +101,7 @@ func (s *Users) Profile(ctx context.Context, viewer, id int32) (UserProfile, err
 			following = *f
 		}
 	}
-	return NewUserProfile(u, viewer, following), nil
+	return s.ProfileOf(u, viewer, following), nil
 }
 
 // Exists answers NotFound unless user id exists.
@@ -153,7 +154,7 @@ func (s *Users) List(ctx context.Context, viewer int32, search string, limit, pa
 	}
 	out := make([]UserListItem, len(users))
 	for i := range users {
-		out[i] = UserListItem{UserSummary: newUserSummary(&users[i], following(users[i].ID)),
+		out[i] = UserListItem{UserSummary: s.media.userSummary(&users[i], following(users[i].ID)),
 			Bio: users[i].Bio, Count: userCount(&users[i])}
 	}
 	return out, nil
@@ -235,8 +236,9 @@ type TextChange struct {
 type ProfileUpdate struct {
 	Name, Bio, Avatar TextChange
 	// AvatarMustBeCurrent refuses the update unless Avatar.Value is the avatar the user already
-	// has: a path of our own store sent back as text may only be that, since pointing at
-	// someone else's file would let its later replacement delete that file.
+	// has: a URL into our own storage sent back as text may only be that (a profile form that
+	// sends the avatar it shows), since pointing at someone else's file would let its later
+	// replacement delete that file.
 	AvatarMustBeCurrent bool
 }
 
@@ -259,7 +261,7 @@ func (s *Users) UpdateProfile(ctx context.Context, id int32, p ProfileUpdate) (o
 		}
 		oldAvatar = before[0].Avatar
 		if p.AvatarMustBeCurrent && (oldAvatar == nil || p.Avatar.Value == nil || *oldAvatar != *p.Avatar.Value) {
-			return errs.InvalidField("avatar", "must be an http(s) URL or an uploaded image file")
+			return errs.InvalidField("avatar", OwnStorageReason("avatar"))
 		}
 		if len(updates) > 0 {
 			updates["updated_at"] = time.Now().UTC()

@@ -13,7 +13,8 @@ import (
 // Videos reads and writes videos and the feeds (Prisma version: the prisma.video calls of
 // videoController.js).
 type Videos struct {
-	db *gorm.DB
+	db    *gorm.DB
+	media MediaURLs
 }
 
 var errVideoNotFound = errs.NotFound("Video not found")
@@ -66,7 +67,7 @@ func scanVideos(db *gorm.DB, withSortAt bool, sql string, args []any) ([]videoRo
 // videoViews turns rows into Video shapes with the viewer fields: at most two more queries
 // for the whole page (the viewer's likes among these videos, the viewer's follows among their
 // authors), none for an anonymous caller.
-func videoViews(ctx context.Context, db *gorm.DB, viewer int32, rows []videoRow) ([]VideoView, error) {
+func videoViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, rows []videoRow) ([]VideoView, error) {
 	out := make([]VideoView, len(rows))
 	if len(rows) == 0 {
 		return out, nil
@@ -85,26 +86,9 @@ func videoViews(ctx context.Context, db *gorm.DB, viewer int32, rows []videoRow)
 		return nil, err
 	}
 	for i := range rows {
-		out[i] = newVideoView(&rows[i], viewer, liked[rows[i].ID], following(rows[i].UserID))
+		out[i] = media.videoView(&rows[i], viewer, liked[rows[i].ID], following(rows[i].UserID))
 	}
 	return out, nil
-}
-
-func newVideoView(r *videoRow, viewer int32, liked bool, isFollowing *bool) VideoView {
-	likes := []LikeRef{}
-	if liked {
-		likes = append(likes, LikeRef{UserID: viewer})
-	}
-	return VideoView{
-		ID: r.ID, UserID: r.UserID, Caption: r.Caption, VideoURL: r.VideoURL,
-		ThumbnailURL: r.ThumbnailURL, AudioName: r.AudioName, Sound: r.AudioName, Views: r.Views,
-		CreatedAt: Timestamp(r.CreatedAt), UpdatedAt: Timestamp(r.UpdatedAt),
-		User: UserSummary{ID: r.UserID, Username: r.AuthorUsername, Name: r.AuthorName,
-			Avatar: r.AuthorAvatar, IsFollowing: isFollowing},
-		LikeCount: r.LikeCount, CommentCount: r.CommentCount,
-		Count:   VideoCount{Likes: r.LikeCount, Comments: r.CommentCount},
-		IsLiked: liked, Likes: likes,
-	}
 }
 
 // videoPage runs a video list and adds the viewer fields.
@@ -118,7 +102,7 @@ func (s *Videos) videoPage(ctx context.Context, viewer int32, spec listSpec, req
 	if err != nil {
 		return Page[VideoView]{}, translate(err)
 	}
-	views, err := videoViews(ctx, s.db, viewer, page.Items)
+	views, err := videoViews(ctx, s.db, s.media, viewer, page.Items)
 	if err != nil {
 		return Page[VideoView]{}, translate(err)
 	}
@@ -249,7 +233,7 @@ func (s *Videos) one(ctx context.Context, viewer int32, sql string, id int32) (V
 	if len(rows) == 0 {
 		return VideoView{}, errVideoNotFound
 	}
-	views, err := videoViews(ctx, s.db, viewer, rows)
+	views, err := videoViews(ctx, s.db, s.media, viewer, rows)
 	if err != nil {
 		return VideoView{}, translate(err)
 	}
@@ -277,7 +261,7 @@ func (s *Videos) Create(ctx context.Context, v *models.Video) (VideoView, error)
 			return err
 		}
 		var err error
-		view, err = (&Videos{db: tx}).Get(ctx, v.UserID, v.ID)
+		view, err = (&Videos{db: tx, media: s.media}).Get(ctx, v.UserID, v.ID)
 		return err
 	})
 	return view, translate(err)
