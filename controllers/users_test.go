@@ -487,8 +487,9 @@ func TestDeleteUserKeepsAFileAnotherRowUses(t *testing.T) {
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("Authorization", "Bearer "+u.Token)
 	avatar := api.Serve(req).Status(200).Map()["avatar"].(string)
-	// A row written outside the API (psql, a seeder) points at the same file.
-	testdb.MustRun(t, db, `INSERT INTO videos (user_id, video_url, thumbnail_url) VALUES (?, 'https://example.com/v.mp4', ?)`, other.ID, avatar)
+	// A row written outside the API (psql, a seeder) points at the same file, by the path rows
+	// keep (the answer is that path under PUBLIC_BASE_URL).
+	testdb.MustRun(t, db, `INSERT INTO videos (user_id, video_url, thumbnail_url) VALUES (?, 'https://example.com/v.mp4', ?)`, other.ID, api.MediaPath(avatar))
 	api.Do("DELETE", apitest.Path("/api/users/%d", u.ID), nil, u.Token).Status(200)
 	api.Do("GET", avatar, nil, "").Status(200)
 }
