@@ -5,6 +5,9 @@
 //	go run . migrate up           apply pending migrations and exit
 //	go run . migrate down [N|all] roll back the last N migrations (default 1)
 //	go run . migrate status       list migrations and whether each has run
+//	go run . storage migrate [-dry-run]
+//	                              copy the uploads of UPLOAD_DIR into the bucket of the S3_*
+//	                              settings and point their rows at it (storage/tobucket)
 //
 // Settings come from the environment and a .env file (see .env.example). Without
 // DATABASE_URL the server starts an embedded PostgreSQL under EMBEDDED_PG_DIR.
@@ -30,6 +33,7 @@ import (
 	"tiktok/database"
 	"tiktok/routes"
 	"tiktok/storage"
+	"tiktok/storage/tobucket"
 	"tiktok/store"
 )
 
@@ -75,8 +79,17 @@ func run(args []string) int {
 		return serve(ctx, cfg, db, log)
 	case args[0] == "migrate":
 		return migrateCommand(ctx, db, args[1:], log)
+	case args[0] == "storage":
+		// The storage path columns must exist before rows are rewritten.
+		if cfg.AutoMigrate {
+			if err := database.Migrate(ctx, db); err != nil {
+				log.Error("migration failed", "error", err)
+				return 1
+			}
+		}
+		return tobucket.Command(ctx, cfg, db, args[1:], os.Stdout, os.Stderr)
 	default:
-		fmt.Fprintf(os.Stderr, "unknown command %q; usage: tiktok [serve | migrate up | migrate down [N|all] | migrate status]\n", args[0])
+		fmt.Fprintf(os.Stderr, "unknown command %q; usage: tiktok [serve | migrate up | migrate down [N|all] | migrate status | storage migrate [-dry-run]]\n", args[0])
 		return 2
 	}
 }

@@ -92,6 +92,9 @@ type Config struct {
 	// UploadSweepInterval is how often the server deletes direct uploads never registered
 	// (and retries failed deletes); 0 turns the sweep off on this instance.
 	UploadSweepInterval time.Duration
+	// PublicBaseURL is where clients reach this server (PUBLIC_BASE_URL, no trailing slash):
+	// the URLs of files on its disk are rendered under it, absolute.
+	PublicBaseURL string
 
 	RateLoginPerIP           int
 	RateLoginFailsPerAccount int
@@ -193,6 +196,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 
 	r.replicas(&c)
+	c.PublicBaseURL = r.publicBaseURL(c.Port)
 
 	c.Storage = r.oneOf("STORAGE", StorageLocal, StorageLocal, StorageS3)
 	if c.Storage == StorageS3 {
@@ -342,6 +346,22 @@ func maskedURL(dsn string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// publicBaseURL reads PUBLIC_BASE_URL, http://localhost:<PORT> by default: an http(s) URL
+// with a host, maybe a path prefix (behind a proxy that strips it), no query or fragment.
+func (r *reader) publicBaseURL(port int) string {
+	v, ok := r.raw("PUBLIC_BASE_URL")
+	if !ok {
+		return "http://localhost:" + strconv.Itoa(port)
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#") || u.User != nil {
+		r.fail("PUBLIC_BASE_URL", v, "must be the http(s) URL clients reach this server at, with no query or fragment (for example https://api.example.com or http://localhost:8000)")
+		return ""
+	}
+	return strings.TrimRight(v, "/")
 }
 
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)

@@ -10,7 +10,6 @@ import (
 	"tiktok/auth"
 	"tiktok/errs"
 	"tiktok/middleware"
-	"tiktok/store"
 )
 
 // Auth serves registration, login, token refresh, logout and password changes
@@ -51,7 +50,7 @@ func (a *Auth) Register(c *gin.Context) error {
 		return err
 	}
 	// The registrant typed this e-mail a moment ago: showing it back reveals nothing.
-	c.JSON(http.StatusCreated, gin.H{"message": "User registered successfully", "user": store.NewUserProfile(u, u.ID, false)})
+	c.JSON(http.StatusCreated, gin.H{"message": "User registered successfully", "user": a.Sessions.Store.Users.ProfileOf(u, u.ID, false)})
 	return nil
 }
 
@@ -84,7 +83,7 @@ func (a *Auth) Login(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"token": pair.AccessToken, "refreshToken": pair.RefreshToken, "user": store.NewUserProfile(u, u.ID, false)})
+	c.JSON(http.StatusOK, gin.H{"token": pair.AccessToken, "refreshToken": pair.RefreshToken, "user": a.Sessions.Store.Users.ProfileOf(u, u.ID, false)})
 	return nil
 }
 

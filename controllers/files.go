@@ -31,6 +31,21 @@ type StoredFiles struct {
 	// MaxVideoBytes caps a video (MAX_VIDEO_MB), uploaded either way.
 	MaxVideoBytes int64
 	Log           *slog.Logger
+	// Media recognises URLs into this server's own storage, which a client may not give as
+	// text (checkNotOwn).
+	Media store.MediaURLs
+}
+
+// checkNotOwn refuses a URL given as the text of field that points into this server's own
+// storage: the row would claim a file stored for someone else, and deleting the row would
+// delete that file. Stored files are uploaded, or registered by their storage path.
+func (f *StoredFiles) checkNotOwn(field string, u *string, p *errs.Problems) {
+	if u == nil {
+		return
+	}
+	if _, own := f.Media.Own(*u); own {
+		p.Add(field, store.OwnStorageReason(field))
+	}
 }
 
 // maxTextPart caps a text field of a multipart form (bio is the longest at 500 characters).

@@ -103,7 +103,7 @@ func (d *DirectUploads) Sign(c *gin.Context) error {
 	if err != nil {
 		return storageError(err)
 	}
-	c.JSON(http.StatusOK, gin.H{"uploadUrl": absoluteURL(c, signed.URL), "method": signed.Method,
+	c.JSON(http.StatusOK, gin.H{"uploadUrl": absoluteURL(c, d.Files.Media.Public(signed.URL)), "method": signed.Method,
 		"headers": signed.Headers, "storagePath": key, "expiresAt": store.Timestamp(signed.ExpiresAt)})
 	return nil
 }
@@ -126,8 +126,10 @@ func (d *DirectUploads) now() time.Time {
 	return time.Now()
 }
 
-// absoluteURL makes the local store's relative upload URL one of this server, as the client
-// reached it: the frontend runs on another origin, where a relative URL would lead elsewhere.
+// absoluteURL makes the local store's upload URL absolute: under PUBLIC_BASE_URL (Media.Public,
+// done by the caller), or, in a setup without one (tests building StoredFiles by hand), as the
+// client reached this server. The frontend runs on another origin, where a relative URL would
+// lead elsewhere.
 func absoluteURL(c *gin.Context, u string) string {
 	if !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") {
 		return u

@@ -93,7 +93,7 @@ func TestVideoUploads(t *testing.T) {
 			formPart{field: "thumbnail", filename: "thumb.png", contentType: "image/png", data: thumb},
 			formPart{field: "audioName", data: []byte("original sound")},
 		).Status(http.StatusCreated).Decode(&v)
-		if !strings.HasPrefix(v.VideoURL, "/uploads/") || !strings.HasSuffix(v.VideoURL, ".mp4") ||
+		if !strings.HasPrefix(v.VideoURL, "http://localhost:8000/uploads/") || !strings.HasSuffix(v.VideoURL, ".mp4") ||
 			v.ThumbnailURL == nil || !strings.HasSuffix(*v.ThumbnailURL, ".png") {
 			t.Fatalf("urls: %+v", v)
 		}

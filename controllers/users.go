@@ -110,7 +110,7 @@ func (u *Users) Update(c *gin.Context) error {
 			u.Files.remove(ctx, uploaded)
 		}
 	}()
-	update, err := profileUpdate(in, uploaded)
+	update, err := u.profileUpdate(in, uploaded)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (u *Users) Update(c *gin.Context) error {
 	if oldAvatar != nil && (after.Avatar == nil || *after.Avatar != oldAvatar.URL) {
 		u.Files.deleteUnreferenced(ctx, []store.StoredFile{*oldAvatar})
 	}
-	c.JSON(http.StatusOK, store.NewUserProfile(after, viewer, false))
+	c.JSON(http.StatusOK, u.Store.Users.ProfileOf(after, viewer, false))
 	return nil
 }
 
@@ -159,9 +159,10 @@ func (u *Users) readProfile(c *gin.Context) (profileInput, map[string]storage.Ob
 }
 
 // profileUpdate checks the edit and turns it into the store's update. An uploaded avatar wins
-// over a text one. A text avatar is an http(s) URL, or "" / null to clear it, or a path of our
-// own store, which may only be the current avatar sent back (the store checks that).
-func profileUpdate(in profileInput, uploaded map[string]storage.Object) (store.ProfileUpdate, error) {
+// over a text one. A text avatar is an http(s) URL, or "" / null to clear it, or a URL into our
+// own storage (as a profile form sends back the avatar it shows), which may only be the
+// current avatar (the store checks that, on the form rows keep).
+func (u *Users) profileUpdate(in profileInput, uploaded map[string]storage.Object) (store.ProfileUpdate, error) {
 	var problems errs.Problems
 	update := store.ProfileUpdate{Name: in.Name.cleaned(), Bio: in.Bio.cleaned(), Avatar: in.Avatar.cleaned()}
 	checkLength("name", update.Name.Value, maxNameChars, &problems)
@@ -172,10 +173,13 @@ func profileUpdate(in profileInput, uploaded map[string]storage.Object) (store.P
 	if file, ok := uploaded["avatar"]; ok {
 		update.Avatar = store.TextChange{Set: true, Value: &file.URL}
 		update.AvatarStoragePath = &file.Name
-	} else if v := update.Avatar.Value; v != nil && strings.HasPrefix(*v, storage.URLPrefix) {
-		update.AvatarMustBeCurrent = true
-	} else {
-		checkURL("avatar", v, &problems)
+	} else if v := update.Avatar.Value; v != nil {
+		if stored, own := u.Files.Media.Own(*v); own {
+			update.Avatar.Value = &stored
+			update.AvatarMustBeCurrent = true
+		} else {
+			checkURL("avatar", v, &problems)
+		}
 	}
 	return update, problems.Err()
 }

@@ -311,7 +311,7 @@ func TestUpdateProfileMultipart(t *testing.T) {
 	res := put(map[string]string{"name": "Pic", "bio": "with a picture"}, "avatar", "me.txt", pngFile).Status(200)
 	m := res.Map()
 	avatar, _ := m["avatar"].(string)
-	if m["name"] != "Pic" || m["bio"] != "with a picture" || !strings.HasPrefix(avatar, "/uploads/") || !strings.HasSuffix(avatar, ".png") {
+	if m["name"] != "Pic" || m["bio"] != "with a picture" || !strings.HasPrefix(avatar, api.Config.PublicBaseURL+"/uploads/") || !strings.HasSuffix(avatar, ".png") {
 		t.Fatalf("answer = %s", res.Body)
 	}
 	got := api.Do("GET", avatar, nil, "").Status(200)
@@ -335,7 +335,7 @@ func TestUpdateProfileMultipart(t *testing.T) {
 	})
 	t.Run("a new avatar replaces the old file", func(t *testing.T) {
 		res := put(nil, "avatar", "b.png", pngFile).Status(200)
-		if next, _ := res.Map()["avatar"].(string); next == avatar || !strings.HasPrefix(next, "/uploads/") {
+		if next, _ := res.Map()["avatar"].(string); next == avatar || !strings.HasPrefix(next, api.Config.PublicBaseURL+"/uploads/") {
 			t.Fatalf("avatar %q after replacing %q: %s", next, avatar, res.Body)
 		}
 		if files := uploadedFiles(t, api.Config.UploadDir); len(files) != 1 {
@@ -487,8 +487,9 @@ func TestDeleteUserKeepsAFileAnotherRowUses(t *testing.T) {
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("Authorization", "Bearer "+u.Token)
 	avatar := api.Serve(req).Status(200).Map()["avatar"].(string)
-	// A row written outside the API (psql, a seeder) points at the same file.
-	testdb.MustRun(t, db, `INSERT INTO videos (user_id, video_url, thumbnail_url) VALUES (?, 'https://example.com/v.mp4', ?)`, other.ID, avatar)
+	// A row written outside the API (psql, a seeder) points at the same file, by the path rows
+	// keep (the answer is that path under PUBLIC_BASE_URL).
+	testdb.MustRun(t, db, `INSERT INTO videos (user_id, video_url, thumbnail_url) VALUES (?, 'https://example.com/v.mp4', ?)`, other.ID, api.MediaPath(avatar))
 	api.Do("DELETE", apitest.Path("/api/users/%d", u.ID), nil, u.Token).Status(200)
 	api.Do("GET", avatar, nil, "").Status(200)
 }

@@ -129,6 +129,8 @@ func (v *Videos) readVideo(c *gin.Context) (videoInput, map[string]storage.Objec
 		case in.VideoURL == nil:
 			problems.Add("videoUrl", "is required (or upload a video file as multipart form data)")
 		}
+		v.Files.checkNotOwn("videoUrl", in.VideoURL, &problems)
+		v.Files.checkNotOwn("thumbnailUrl", in.ThumbnailURL, &problems)
 		checkURL("videoUrl", in.VideoURL, &problems)
 		checkURL("thumbnailUrl", in.ThumbnailURL, &problems)
 		return in, nil, problems.Err()

@@ -166,10 +166,12 @@ func New(d Deps) (*gin.Engine, error) {
 		reg.MustRegister(d.Limiters.Redis.Collectors()...)
 	}
 
-	data := store.New(d.DB)
+	// Media URLs: files on this server's disk are rendered under PUBLIC_BASE_URL; the bucket's
+	// URLs are recognised as ours, so a client cannot give one as text.
+	data := store.New(d.DB, store.WithMediaURLs(mediaURLs(d.Config)))
 	health := controllers.Health{Store: data}
 	if d.Replicas != nil {
-		data = store.NewWithReads(d.DB, d.Replicas.DB())
+		data = store.NewWithReads(d.DB, d.Replicas.DB(), store.WithMediaURLs(mediaURLs(d.Config)))
 		health.Store, health.Replicas = data, d.Replicas
 	}
 	if d.Limiters.Redis != nil {
@@ -292,7 +294,13 @@ func NewStoredFiles(c config.Config, st storage.Store, data *store.Store, log *s
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &controllers.StoredFiles{Uploads: st, Refs: data.Files, Ledger: data.Uploads,
-		MaxVideoBytes: maxVideoBytes(c), Log: log}
+		MaxVideoBytes: maxVideoBytes(c), Log: log, Media: mediaURLs(c)}
+}
+
+// mediaURLs renders files on this server's disk under PUBLIC_BASE_URL and recognises the
+// bucket's URLs as ours, so a client cannot give one as text.
+func mediaURLs(c config.Config) store.MediaURLs {
+	return store.MediaURLs{PublicBaseURL: c.PublicBaseURL, BucketURL: c.S3PublicBaseURL}
 }
 
 // maxVideoBytes is the MAX_VIDEO_MB cap in bytes.

@@ -32,12 +32,17 @@ type options struct {
 	Seed  uint64
 	Force bool
 	Scale bool
+	// LocalFiles makes the sample's media small files in UPLOAD_DIR, as uploads to a server on
+	// the local disk leave them (for trying `go run . storage migrate`), instead of URLs of
+	// other sites.
+	LocalFiles bool
 
 	// Scale mode sizes.
 	Users, Videos, Comments, Likes, CommentLikes, Follows int64
 
 	// From the environment, not from flags.
 	BcryptCost int
+	UploadDir  string
 	Now        time.Time
 }
 
@@ -61,6 +66,7 @@ func parseFlags(args []string, usageOut io.Writer) (options, error) {
 	fs.Uint64Var(&o.Seed, "seed", defaultSeed, "random seed; the same seed gives the same data")
 	fs.BoolVar(&o.Force, "force", false, "allow wiping the tables when APP_ENV=production")
 	fs.BoolVar(&o.Scale, "scale", false, "scale mode with the default sizes (implied by any size flag)")
+	fs.BoolVar(&o.LocalFiles, "local-files", false, "sample mode: avatars, videos and thumbnails are small files written to UPLOAD_DIR (/uploads/<name>), as local uploads are")
 	fs.Int64Var(&o.Users, "users", 0, fmt.Sprintf("scale mode: users (default %d)", defaultScaleUsers))
 	fs.Int64Var(&o.Videos, "videos", 0, fmt.Sprintf("scale mode: videos (default %d x users)", videosPerUser))
 	fs.Int64Var(&o.Comments, "comments", 0, fmt.Sprintf("scale mode: comments (default %d x users)", commentsPerUser))
@@ -106,6 +112,9 @@ func parseFlags(args []string, usageOut io.Writer) (options, error) {
 	}
 	if !o.Scale {
 		return o, nil
+	}
+	if o.LocalFiles {
+		return o, usagef("-local-files is for the sample data, not the scale mode")
 	}
 	if !set["users"] {
 		o.Users = defaultScaleUsers

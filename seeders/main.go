@@ -4,6 +4,8 @@
 //
 //	go run ./seeders                 the course's sample data: 10 users, 50 videos, ...
 //	go run ./seeders -seed 7         the same, from another random seed
+//	go run ./seeders -local-files    the same, its media small files in UPLOAD_DIR (/uploads/<name>),
+//	                                 to try `go run . storage migrate` on
 //	go run ./seeders -scale          100,000 users, 1,000,000 videos, 10,000,000 likes, ...
 //	go run ./seeders -users 1000 -videos 10000 -likes 50000
 //
@@ -47,6 +49,7 @@ func run(args []string) int {
 	env := environment{
 		appEnv:     cfg.AppEnv,
 		bcryptCost: cfg.BcryptCost,
+		uploadDir:  cfg.UploadDir,
 		stdout:     os.Stdout,
 		stderr:     os.Stderr,
 		now:        time.Now,
@@ -89,6 +92,7 @@ func run(args []string) int {
 type environment struct {
 	appEnv     string
 	bcryptCost int
+	uploadDir  string    // UPLOAD_DIR, for -local-files
 	stdout     io.Writer // the summary
 	stderr     io.Writer // progress and notes
 	now        func() time.Time
@@ -107,6 +111,7 @@ func seedCommand(ctx context.Context, env environment, args []string) error {
 		return err
 	}
 	opts.BcryptCost = env.bcryptCost
+	opts.UploadDir = env.uploadDir
 	opts.Now = env.now().UTC().Truncate(time.Millisecond)
 
 	db, closeDB, err := env.connect(ctx)
@@ -124,6 +129,9 @@ func seedCommand(ctx context.Context, env environment, args []string) error {
 			return fmt.Errorf("%w\nNothing was changed: the sample data is written in one transaction, which was rolled back.", err)
 		}
 		fmt.Fprintf(env.stdout, "Seeded the sample data (seed %d): %s.\n", opts.Seed, res)
+		if opts.LocalFiles {
+			fmt.Fprintf(env.stdout, "Wrote %d media files to UPLOAD_DIR (%s), referenced as /uploads/<name>.\n", res.Files, opts.UploadDir)
+		}
 		fmt.Fprintf(env.stdout, "Log in with %s / %s\n", sampleLoginEmail, samplePassword)
 		return nil
 	}

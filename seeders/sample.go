@@ -46,6 +46,7 @@ var loremSentences = []string{
 // counts is what a seeding run made.
 type counts struct {
 	Users, Videos, Comments, VideoLikes, CommentLikes, Follows int64
+	Files                                                      int // written to UPLOAD_DIR (-local-files)
 }
 
 func (c counts) String() string {
@@ -57,8 +58,12 @@ func (c counts) String() string {
 // The counter triggers stay on and keep the counters exact as rows go in.
 func seedSample(ctx context.Context, db *gorm.DB, opts options) (counts, error) {
 	r := rand.New(rand.NewPCG(opts.Seed, 0x5eed5a3b1e))
+	media, err := newSampleMedia(opts)
+	if err != nil {
+		return counts{}, err
+	}
 	var res counts
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec(wipeTables).Error; err != nil {
 			return fmt.Errorf("wipe the tables: %w", err)
 		}
@@ -81,6 +86,10 @@ func seedSample(ctx context.Context, db *gorm.DB, opts options) (counts, error) 
 				return fmt.Errorf("hash the sample password: %w", err)
 			}
 			email := fmt.Sprintf("user%d@example.com", n)
+			avatar, err := media.avatar(n, email)
+			if err != nil {
+				return fmt.Errorf("write an avatar: %w", err)
+			}
 			created := start.Add(time.Duration(i) * 24 * time.Hour).Add(time.Duration(r.Int64N(int64(time.Hour))))
 			created = created.Truncate(time.Millisecond)
 			users[i] = models.User{
@@ -89,7 +98,7 @@ func seedSample(ctx context.Context, db *gorm.DB, opts options) (counts, error) 
 				Password:  string(hash),
 				Name:      ptr(fmt.Sprintf("User %d", n)),
 				Bio:       ptr(fmt.Sprintf("This is the bio for user %d", n)),
-				Avatar:    ptr("https://i.pravatar.cc/150?u=" + email),
+				Avatar:    ptr(avatar),
 				CreatedAt: created,
 				UpdatedAt: created,
 			}
@@ -103,11 +112,19 @@ func seedSample(ctx context.Context, db *gorm.DB, opts options) (counts, error) 
 			n := i + 1
 			for j := 1; j <= sampleVideosPerUser; j++ {
 				created := at(u.CreatedAt)
+				videoURL, err := media.video(n, j)
+				if err != nil {
+					return fmt.Errorf("write a video: %w", err)
+				}
+				thumbnail, err := media.thumbnail(n, j)
+				if err != nil {
+					return fmt.Errorf("write a thumbnail: %w", err)
+				}
 				videos = append(videos, models.Video{
 					UserID:       u.ID,
 					Caption:      ptr(fmt.Sprintf("Video %d from user %d", j, n)),
-					VideoURL:     fmt.Sprintf("https://example.com/videos/user%d_video%d.mp4", n, j),
-					ThumbnailURL: ptr(fmt.Sprintf("https://example.com/thumbnails/user%d_video%d.jpg", n, j)),
+					VideoURL:     videoURL,
+					ThumbnailURL: ptr(thumbnail),
 					AudioName:    ptr(fmt.Sprintf("Original Sound - User %d", n)),
 					Views:        int32(r.IntN(10000)),
 					CreatedAt:    created,
@@ -176,6 +193,10 @@ func seedSample(ctx context.Context, db *gorm.DB, opts options) (counts, error) 
 			VideoLikes: int64(len(videoLikes)), CommentLikes: int64(len(commentLikes)), Follows: int64(len(follows))}
 		return nil
 	})
+	if err != nil {
+		media.removeWritten() // no row references them
+	}
+	res.Files = len(media.written)
 	return res, err
 }
 

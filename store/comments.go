@@ -15,6 +15,7 @@ type Comments struct {
 	db *gorm.DB
 	// reads serves the comment lists, which may be a moment stale (NewWithReads).
 	reads *gorm.DB
+	media MediaURLs
 }
 
 var errCommentNotFound = errs.NotFound("Comment not found")
@@ -33,7 +34,7 @@ type commentRow struct {
 
 // commentViews adds the viewer fields to a page of comments with at most two more queries
 // (the viewer's likes among them, the viewer's follows among their authors).
-func commentViews(ctx context.Context, db *gorm.DB, viewer int32, rows []commentRow) ([]CommentView, error) {
+func commentViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, rows []commentRow) ([]CommentView, error) {
 	out := make([]CommentView, len(rows))
 	if len(rows) == 0 {
 		return out, nil
@@ -56,7 +57,7 @@ func commentViews(ctx context.Context, db *gorm.DB, viewer int32, rows []comment
 			ID: r.ID, Content: r.Content, UserID: r.UserID, VideoID: r.VideoID,
 			CreatedAt: Timestamp(r.CreatedAt), UpdatedAt: Timestamp(r.UpdatedAt),
 			User: UserSummary{ID: r.UserID, Username: r.AuthorUsername, Name: r.AuthorName,
-				Avatar: r.AuthorAvatar, IsFollowing: following(r.UserID)},
+				Avatar: media.publicPtr(r.AuthorAvatar), IsFollowing: following(r.UserID)},
 			LikeCount: r.LikeCount, Count: CommentCount{Likes: r.LikeCount}, IsLiked: liked[r.ID],
 		}
 	}
@@ -105,7 +106,7 @@ func (s *Comments) page(ctx context.Context, viewer int32, where string, args []
 	if err != nil {
 		return Page[CommentView]{}, translate(err)
 	}
-	views, err := commentViews(ctx, s.reads, viewer, page.Items)
+	views, err := commentViews(ctx, s.reads, s.media, viewer, page.Items)
 	if err != nil {
 		return Page[CommentView]{}, translate(err)
 	}
@@ -123,7 +124,7 @@ func (s *Comments) Get(ctx context.Context, viewer, id int32) (CommentView, erro
 	if len(rows) == 0 {
 		return CommentView{}, errCommentNotFound
 	}
-	views, err := commentViews(ctx, s.db, viewer, rows)
+	views, err := commentViews(ctx, s.db, s.media, viewer, rows)
 	if err != nil {
 		return CommentView{}, translate(err)
 	}
@@ -146,7 +147,7 @@ func (s *Comments) Create(ctx context.Context, c *models.Comment) (CommentView, 
 			return err
 		}
 		var err error
-		view, err = (&Comments{db: tx}).Get(ctx, c.UserID, c.ID)
+		view, err = (&Comments{db: tx, media: s.media}).Get(ctx, c.UserID, c.ID)
 		return err
 	}))
 	if errs.Is(err, errs.KindNotFound) {

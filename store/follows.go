@@ -16,6 +16,7 @@ type Follows struct {
 	db *gorm.DB
 	// reads serves the lists, which may be a moment stale (NewWithReads).
 	reads *gorm.DB
+	media MediaURLs
 }
 
 // Set makes viewer follow target (follow true) or not, and returns target's follower count
@@ -66,7 +67,7 @@ func (s *Follows) list(ctx context.Context, viewer, id int32, req PageRequest, c
 	if err := (&Users{db: s.reads}).Exists(ctx, id); err != nil {
 		return Page[UserSummary]{}, err
 	}
-	return joinedUsers(ctx, s.reads, viewer, joinTable{name: "follows", own: cols.own, user: cols.user}, id, req)
+	return joinedUsers(ctx, s.reads, s.media, viewer, joinTable{name: "follows", own: cols.own, user: cols.user}, id, req)
 }
 
 // joinTable is a join table whose rows list users for one owner: follows (a user's followers
@@ -86,7 +87,7 @@ type joinedUser struct {
 
 // joinedUsers is one page of t's users for owner, newest row first, with isFollowing for the
 // viewer. A bare numeric cursor is a user id of the list.
-func joinedUsers(ctx context.Context, db *gorm.DB, viewer int32, t joinTable, owner int32, req PageRequest) (Page[UserSummary], error) {
+func joinedUsers(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, t joinTable, owner int32, req PageRequest) (Page[UserSummary], error) {
 	spec := listSpec{
 		keys:    keyset{first: "j.created_at", second: "j." + t.user},
 		columns: "u.*",
@@ -118,7 +119,7 @@ func joinedUsers(ctx context.Context, db *gorm.DB, viewer int32, t joinTable, ow
 	}
 	out := make([]UserSummary, len(page.Items))
 	for i := range page.Items {
-		out[i] = newUserSummary(&page.Items[i].User, following(page.Items[i].ID))
+		out[i] = media.userSummary(&page.Items[i].User, following(page.Items[i].ID))
 	}
 	return withItems(page, out), nil
 }

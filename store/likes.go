@@ -13,6 +13,7 @@ type Likes struct {
 	db *gorm.DB
 	// reads serves the likers list, which may be a moment stale (NewWithReads).
 	reads *gorm.DB
+	media MediaURLs
 }
 
 // LikeTarget is something a user can like: its join table's statements and what a missing
@@ -92,5 +93,5 @@ func (s *Likes) VideoLikers(ctx context.Context, viewer, videoID int32, req Page
 	if err := (&Videos{db: s.reads}).Exists(ctx, videoID); err != nil {
 		return Page[UserSummary]{}, err
 	}
-	return joinedUsers(ctx, s.reads, viewer, joinTable{name: "video_likes", own: "video_id", user: "user_id"}, videoID, req)
+	return joinedUsers(ctx, s.reads, s.media, viewer, joinTable{name: "video_likes", own: "video_id", user: "user_id"}, videoID, req)
 }

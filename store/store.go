@@ -29,7 +29,8 @@ import (
 // Store is the whole data layer on one database handle (and, with read replicas, a second one
 // for the reads that may be a moment stale: see NewWithReads).
 type Store struct {
-	db *gorm.DB
+	db    *gorm.DB
+	media MediaURLs
 
 	Users    *Users
 	Follows  *Follows
@@ -41,8 +42,17 @@ type Store struct {
 	Uploads  *Uploads
 }
 
+// Option changes how a store renders what it reads.
+type Option func(*Store)
+
+// WithMediaURLs renders the URLs of stored files with m (views.go): without it they are
+// rendered as rows keep them.
+func WithMediaURLs(m MediaURLs) Option {
+	return func(s *Store) { s.media = m }
+}
+
 // New returns the store on db: every query runs there.
-func New(db *gorm.DB) *Store { return NewWithReads(db, db) }
+func New(db *gorm.DB, opts ...Option) *Store { return NewWithReads(db, db, opts...) }
 
 // NewWithReads returns the store on db whose stale-tolerant reads run on reads instead (with
 // read replicas, database.Replicas.DB: a healthy replica, else the primary). Those reads opt
@@ -53,10 +63,22 @@ func New(db *gorm.DB) *Store { return NewWithReads(db, db) }
 // lagging replica must never accept a revoked token), and the answers that must show the
 // caller's own write (the like's count, the profile or video after its edit or upload, one's
 // own profile).
-func NewWithReads(db, reads *gorm.DB) *Store {
-	return &Store{db: db,
-		Users: &Users{db: db, reads: reads}, Follows: &Follows{db: db, reads: reads}, Videos: &Videos{db: db, reads: reads},
-		Comments: &Comments{db: db, reads: reads}, Likes: &Likes{db: db, reads: reads}, Sessions: &Sessions{db: db},
+func NewWithReads(db, reads *gorm.DB, opts ...Option) *Store {
+	s := &Store{}
+	for _, o := range opts {
+		o(s)
+	}
+	return s.on(db, reads)
+}
+
+// on is a store with s's options on db, its stale-tolerant reads on reads (in a transaction
+// both are the transaction's handle).
+func (s *Store) on(db, reads *gorm.DB) *Store {
+	m := s.media
+	return &Store{db: db, media: m,
+		Users: &Users{db: db, reads: reads, media: m}, Follows: &Follows{db: db, reads: reads, media: m},
+		Videos: &Videos{db: db, reads: reads, media: m}, Comments: &Comments{db: db, reads: reads, media: m},
+		Likes: &Likes{db: db, reads: reads, media: m}, Sessions: &Sessions{db: db},
 		Files: &Files{db: db}, Uploads: &Uploads{db: db}}
 }
 
@@ -66,7 +88,7 @@ func NewWithReads(db, reads *gorm.DB) *Store {
 // client should not see an error for a race it cannot control. fn must therefore be safe to
 // run more than once.
 func (s *Store) Transact(ctx context.Context, fn func(tx *Store) error) error {
-	return translate(transact(ctx, s.db, func(tx *gorm.DB) error { return fn(New(tx)) }))
+	return translate(transact(ctx, s.db, func(tx *gorm.DB) error { return fn(s.on(tx, tx)) }))
 }
 
 // transact is Transact for the store's own multi-statement methods. Called inside a

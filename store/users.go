@@ -21,6 +21,7 @@ type Users struct {
 	// reads serves other users' profiles and the user search, which may be a moment stale
 	// (NewWithReads).
 	reads *gorm.DB
+	media MediaURLs
 }
 
 // The messages of a taken e-mail or username: the Prisma version's texts, which the course
@@ -112,7 +113,7 @@ func (s *Users) Profile(ctx context.Context, viewer, id int32) (UserProfile, err
 			following = *f
 		}
 	}
-	return NewUserProfile(u, viewer, following), nil
+	return s.ProfileOf(u, viewer, following), nil
 }
 
 // Exists answers NotFound unless user id exists.
@@ -165,7 +166,7 @@ func (s *Users) List(ctx context.Context, viewer int32, search string, limit, pa
 	}
 	out := make([]UserListItem, len(users))
 	for i := range users {
-		out[i] = UserListItem{UserSummary: newUserSummary(&users[i], following(users[i].ID)),
+		out[i] = UserListItem{UserSummary: s.media.userSummary(&users[i], following(users[i].ID)),
 			Bio: users[i].Bio, Count: userCount(&users[i])}
 	}
 	return out, nil
@@ -247,8 +248,9 @@ type TextChange struct {
 type ProfileUpdate struct {
 	Name, Bio, Avatar TextChange
 	// AvatarMustBeCurrent refuses the update unless Avatar.Value is the avatar the user already
-	// has: a path of our own store sent back as text may only be that, since pointing at
-	// someone else's file would let its later replacement delete that file.
+	// has: a URL into our own storage sent back as text may only be that (a profile form that
+	// sends the avatar it shows), since pointing at someone else's file would let its later
+	// replacement delete that file.
 	AvatarMustBeCurrent bool
 	// AvatarStoragePath is the storage path of a new Avatar in the store of uploads (nil for
 	// a URL elsewhere, or to clear it); it is written whenever Avatar is, unless
@@ -281,7 +283,7 @@ func (s *Users) UpdateProfile(ctx context.Context, id int32, p ProfileUpdate) (o
 			oldAvatar = &StoredFile{URL: *before[0].Avatar, Path: before[0].AvatarStoragePath}
 		}
 		if p.AvatarMustBeCurrent && (oldAvatar == nil || p.Avatar.Value == nil || oldAvatar.URL != *p.Avatar.Value) {
-			return errs.InvalidField("avatar", "must be an http(s) URL or an uploaded image file")
+			return errs.InvalidField("avatar", OwnStorageReason("avatar"))
 		}
 		if len(updates) > 0 {
 			updates["updated_at"] = time.Now().UTC()

@@ -16,6 +16,7 @@ type Videos struct {
 	db *gorm.DB
 	// reads serves the feeds and lists, which may be a moment stale (NewWithReads).
 	reads *gorm.DB
+	media MediaURLs
 }
 
 var errVideoNotFound = errs.NotFound("Video not found")
@@ -68,7 +69,7 @@ func scanVideos(db *gorm.DB, withSortAt bool, sql string, args []any) ([]videoRo
 // videoViews turns rows into Video shapes with the viewer fields: at most two more queries
 // for the whole page (the viewer's likes among these videos, the viewer's follows among their
 // authors), none for an anonymous caller.
-func videoViews(ctx context.Context, db *gorm.DB, viewer int32, rows []videoRow) ([]VideoView, error) {
+func videoViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, rows []videoRow) ([]VideoView, error) {
 	out := make([]VideoView, len(rows))
 	if len(rows) == 0 {
 		return out, nil
@@ -87,30 +88,14 @@ func videoViews(ctx context.Context, db *gorm.DB, viewer int32, rows []videoRow)
 		return nil, err
 	}
 	for i := range rows {
-		out[i] = newVideoView(&rows[i], viewer, liked[rows[i].ID], following(rows[i].UserID))
+		out[i] = media.videoView(&rows[i], viewer, liked[rows[i].ID], following(rows[i].UserID))
 	}
 	return out, nil
 }
 
-func newVideoView(r *videoRow, viewer int32, liked bool, isFollowing *bool) VideoView {
-	likes := []LikeRef{}
-	if liked {
-		likes = append(likes, LikeRef{UserID: viewer})
-	}
-	return VideoView{
-		ID: r.ID, UserID: r.UserID, Caption: r.Caption, VideoURL: r.VideoURL,
-		ThumbnailURL: r.ThumbnailURL, AudioName: r.AudioName, Sound: r.AudioName, Views: r.Views,
-		CreatedAt: Timestamp(r.CreatedAt), UpdatedAt: Timestamp(r.UpdatedAt),
-		User: UserSummary{ID: r.UserID, Username: r.AuthorUsername, Name: r.AuthorName,
-			Avatar: r.AuthorAvatar, IsFollowing: isFollowing},
-		LikeCount: r.LikeCount, CommentCount: r.CommentCount,
-		Count:   VideoCount{Likes: r.LikeCount, Comments: r.CommentCount},
-		IsLiked: liked, Likes: likes,
-	}
-}
-
-// videoPage runs a video list on db and adds the viewer fields.
-func videoPage(ctx context.Context, db *gorm.DB, viewer int32, spec listSpec, req PageRequest) (Page[VideoView], error) {
+// videoPage runs a video list on db (the store's reads, for the lists that may be a moment
+// stale) and adds the viewer fields.
+func videoPage(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, spec listSpec, req PageRequest) (Page[VideoView], error) {
 	scan := func(db *gorm.DB, sql string, args []any) ([]videoRow, error) {
 		return scanVideos(db, !spec.keys.byScore, sql, args)
 	}
@@ -120,7 +105,7 @@ func videoPage(ctx context.Context, db *gorm.DB, viewer int32, spec listSpec, re
 	if err != nil {
 		return Page[VideoView]{}, translate(err)
 	}
-	views, err := videoViews(ctx, db, viewer, page.Items)
+	views, err := videoViews(ctx, db, media, viewer, page.Items)
 	if err != nil {
 		return Page[VideoView]{}, translate(err)
 	}
@@ -132,7 +117,7 @@ var byCreation = keyset{first: "v.created_at", second: "v.id"}
 
 // Latest is the newest videos first (GET /api/videos, the default sort).
 func (s *Videos) Latest(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
-	return videoPage(ctx, s.reads, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
+	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
 		resolve: resolveByCreation(s.reads, "")}, req)
 }
 
@@ -140,7 +125,7 @@ func (s *Videos) Latest(ctx context.Context, viewer int32, req PageRequest) (Pag
 // not depend on the clock (database/migrations_trending.go), so (trending_score, id) is a
 // total order that holds still between two pages: a keyset cursor over it is stable.
 func (s *Videos) Trending(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
-	return videoPage(ctx, s.reads, viewer, listSpec{keys: keyset{first: "v.trending_score", second: "v.id", byScore: true},
+	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: keyset{first: "v.trending_score", second: "v.id", byScore: true},
 		columns: videoColumns, from: videosWithAuthor,
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
 			var rows []struct {
@@ -161,7 +146,7 @@ func (s *Videos) ByUser(ctx context.Context, viewer, id int32, req PageRequest) 
 	if err := (&Users{db: s.reads}).Exists(ctx, id); err != nil {
 		return Page[VideoView]{}, err
 	}
-	return videoPage(ctx, s.reads, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
+	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
 		where: "v.user_id = ?", args: []any{id}, resolve: resolveByCreation(s.reads, "v.user_id = ?", id)}, req)
 }
 
@@ -171,7 +156,7 @@ func (s *Videos) LikedBy(ctx context.Context, viewer, id int32, req PageRequest)
 	if err := (&Users{db: s.reads}).Exists(ctx, id); err != nil {
 		return Page[VideoView]{}, err
 	}
-	return videoPage(ctx, s.reads, viewer, listSpec{keys: keyset{first: "l.created_at", second: "l.video_id"},
+	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: keyset{first: "l.created_at", second: "l.video_id"},
 		columns: videoColumns,
 		from:    "video_likes l JOIN videos v ON v.id = l.video_id JOIN users u ON u.id = v.user_id",
 		where:   "l.user_id = ?", args: []any{id},
@@ -195,7 +180,7 @@ func (s *Videos) LikedBy(ctx context.Context, viewer, id int32, req PageRequest)
 // who follows a few quiet accounts means scanning most of the table to fill one page.
 func (s *Videos) Following(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
 	req.Page = 0 // cursor pages only (API.md)
-	return videoPage(ctx, s.reads, viewer, listSpec{keys: byCreation,
+	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: byCreation,
 		resolve: resolveByCreation(s.reads, "v.user_id IN (SELECT following_id FROM follows WHERE follower_id = ?)", viewer),
 		statement: func(keyset string, args []any, limit int) (string, []any) {
 			if keyset != "" {
@@ -251,7 +236,7 @@ func (s *Videos) one(ctx context.Context, viewer int32, sql string, id int32) (V
 	if len(rows) == 0 {
 		return VideoView{}, errVideoNotFound
 	}
-	views, err := videoViews(ctx, s.db, viewer, rows)
+	views, err := videoViews(ctx, s.db, s.media, viewer, rows)
 	if err != nil {
 		return VideoView{}, translate(err)
 	}
@@ -279,7 +264,7 @@ func (s *Videos) Create(ctx context.Context, v *models.Video) (VideoView, error)
 			return err
 		}
 		var err error
-		view, err = (&Videos{db: tx}).Get(ctx, v.UserID, v.ID)
+		view, err = (&Videos{db: tx, media: s.media}).Get(ctx, v.UserID, v.ID)
 		return err
 	})
 	return view, translate(err)

@@ -1,13 +1,101 @@
 package store
 
 import (
+	"net/url"
+	"strings"
 	"time"
 
 	"tiktok/models"
+	"tiktok/storage"
 )
 
 // The view structs are API.md's shapes: what a list or a read returns, viewer fields filled,
 // ready to be sent as JSON. The password hash has no field in any of them, so it cannot leak.
+// Every media URL of a view goes through MediaURLs.Public on its way in.
+
+// MediaURLs renders the media URLs of rows (videoUrl, thumbnailUrl, avatar) as clients get
+// them. Rows keep a stored file's URL as it was when stored: "/uploads/<name>" for a file on
+// this server's disk (the Prisma version kept the same), the bucket's absolute URL for an
+// object; a URL a client gave is kept as given. Only the first kind changes, at rendering:
+// PublicBaseURL goes in front. So a new PUBLIC_BASE_URL (another domain, a CDN in front of this
+// server) needs no rewrite of the rows, and old rows come out absolute too.
+type MediaURLs struct {
+	// PublicBaseURL is where clients reach this server (PUBLIC_BASE_URL, no trailing slash;
+	// it may carry a path prefix). Empty leaves "/uploads/<name>" as it is.
+	PublicBaseURL string
+	// BucketURL is the object store's public base URL (S3_PUBLIC_BASE_URL), empty without
+	// one: its URLs are already absolute, and Own recognises them.
+	BucketURL string
+}
+
+// Public is the URL clients get for the URL stored.
+func (m MediaURLs) Public(stored string) string {
+	if m.PublicBaseURL != "" && strings.HasPrefix(stored, storage.URLPrefix) {
+		return m.PublicBaseURL + stored
+	}
+	return stored
+}
+
+func (m MediaURLs) publicPtr(stored *string) *string {
+	if stored == nil {
+		return nil
+	}
+	u := m.Public(*stored)
+	return &u
+}
+
+// Own reports whether u points into this server's own storage: a path under /uploads/, the
+// same under PublicBaseURL (scheme and host in any case, escapes decoded), or anything under
+// BucketURL. stored is the form rows keep of it ("/uploads/<name>" for the first two). A
+// client may not give such a URL as text: it would claim a file stored for someone else, and
+// its row's deletion would delete that file.
+func (m MediaURLs) Own(u string) (stored string, ok bool) {
+	if strings.HasPrefix(u, storage.URLPrefix) {
+		return u, true
+	}
+	if rest, ok := under(u, m.PublicBaseURL); ok && strings.HasPrefix(rest, storage.URLPrefix) {
+		return rest, true
+	}
+	if _, ok := under(u, m.BucketURL); ok {
+		return u, true
+	}
+	return "", false
+}
+
+// OwnStorageReason is why a URL Own recognises is refused as the text of field (videoUrl,
+// thumbnailUrl, avatar).
+func OwnStorageReason(field string) string {
+	return "points into this server's storage: upload the file, or register it with " +
+		strings.TrimSuffix(field, "Url") + "StoragePath"
+}
+
+// under reports whether the URL u lies under base (same scheme and host, base's path a prefix
+// of u's) and returns the rest of its path, with the query and fragment if any.
+func under(u, base string) (rest string, ok bool) {
+	if base == "" {
+		return "", false
+	}
+	b, err := url.Parse(base)
+	if err != nil {
+		return "", false
+	}
+	p, err := url.Parse(u)
+	if err != nil || !strings.EqualFold(p.Scheme, b.Scheme) || !strings.EqualFold(p.Host, b.Host) {
+		return "", false
+	}
+	prefix := strings.TrimRight(b.Path, "/")
+	rest, ok = strings.CutPrefix(p.Path, prefix)
+	if !ok || (rest != "" && !strings.HasPrefix(rest, "/")) {
+		return "", false
+	}
+	if p.RawQuery != "" || p.ForceQuery {
+		rest += "?" + p.RawQuery
+	}
+	if p.Fragment != "" {
+		rest += "#" + p.Fragment
+	}
+	return rest, true
+}
 
 // Timestamp marshals as JavaScript's Date.toISOString() does ("2025-03-25T17:11:38.123Z"),
 // which is what the course frontend parses and what API.md fixes for every timestamp.
@@ -66,15 +154,15 @@ func userCount(u *models.User) UserCount {
 	return UserCount{Videos: u.VideoCount, FollowedBy: u.FollowerCount, Following: u.FollowingCount}
 }
 
-func newUserSummary(u *models.User, isFollowing *bool) UserSummary {
-	return UserSummary{ID: u.ID, Username: u.Username, Name: u.Name, Avatar: u.Avatar, IsFollowing: isFollowing}
+func (m MediaURLs) userSummary(u *models.User, isFollowing *bool) UserSummary {
+	return UserSummary{ID: u.ID, Username: u.Username, Name: u.Name, Avatar: m.publicPtr(u.Avatar), IsFollowing: isFollowing}
 }
 
-// NewUserProfile builds the profile of u as viewer (0 for anonymous) sees it: the e-mail only
-// for its owner. The auth service uses it for the user it has just registered or logged in.
-func NewUserProfile(u *models.User, viewer int32, isFollowing bool) UserProfile {
+// ProfileOf builds the profile of u as viewer (0 for anonymous) sees it: the e-mail only for
+// its owner. The auth answers use it for the user just registered, logged in or edited.
+func (s *Users) ProfileOf(u *models.User, viewer int32, isFollowing bool) UserProfile {
 	p := UserProfile{
-		ID: u.ID, Username: u.Username, Name: u.Name, Bio: u.Bio, Avatar: u.Avatar,
+		ID: u.ID, Username: u.Username, Name: u.Name, Bio: u.Bio, Avatar: s.media.publicPtr(u.Avatar),
 		CreatedAt:      Timestamp(u.CreatedAt),
 		FollowerCount:  u.FollowerCount,
 		FollowingCount: u.FollowingCount,
@@ -121,6 +209,23 @@ type VideoView struct {
 	Count        VideoCount  `json:"_count"`
 	IsLiked      bool        `json:"isLiked"`
 	Likes        []LikeRef   `json:"likes"`
+}
+
+func (m MediaURLs) videoView(r *videoRow, viewer int32, liked bool, isFollowing *bool) VideoView {
+	likes := []LikeRef{}
+	if liked {
+		likes = append(likes, LikeRef{UserID: viewer})
+	}
+	return VideoView{
+		ID: r.ID, UserID: r.UserID, Caption: r.Caption, VideoURL: m.Public(r.VideoURL),
+		ThumbnailURL: m.publicPtr(r.ThumbnailURL), AudioName: r.AudioName, Sound: r.AudioName, Views: r.Views,
+		CreatedAt: Timestamp(r.CreatedAt), UpdatedAt: Timestamp(r.UpdatedAt),
+		User: UserSummary{ID: r.UserID, Username: r.AuthorUsername, Name: r.AuthorName,
+			Avatar: m.publicPtr(r.AuthorAvatar), IsFollowing: isFollowing},
+		LikeCount: r.LikeCount, CommentCount: r.CommentCount,
+		Count:   VideoCount{Likes: r.LikeCount, Comments: r.CommentCount},
+		IsLiked: liked, Likes: likes,
+	}
 }
 
 // CommentCount is the Prisma-style _count object of a comment.

@@ -231,6 +231,18 @@ func (a *API) Do(method, path string, body any, token string, headers ...string)
 	return a.Serve(req)
 }
 
+// MediaPath is the path on this router of a media URL the API answered: the URL must be
+// absolute, under PUBLIC_BASE_URL (which may carry a path prefix a proxy strips), or the test
+// fails.
+func (a *API) MediaPath(u string) string {
+	a.T.Helper()
+	path, ok := strings.CutPrefix(u, a.Config.PublicBaseURL)
+	if a.Config.PublicBaseURL == "" || !ok || !strings.HasPrefix(path, "/uploads/") {
+		a.T.Fatalf("media URL %q is not under PUBLIC_BASE_URL %s/uploads/", u, a.Config.PublicBaseURL)
+	}
+	return path
+}
+
 // Serve sends a prepared request. Every answer is also checked against the OpenAPI
 // description (docs/openapi.yaml): a status or body the description does not allow fails the
 // test, so the description cannot drift from the code.
