@@ -29,9 +29,6 @@ func ContentTypeOfName(name string) string {
 	return contentTypeOfExt[filepath.Ext(name)]
 }
 
-// ObjectURL is where clients fetch the object of key: PublicBaseURL + "/" + key.
-func (s *S3) ObjectURL(key string) string { return s.public + "/" + key }
-
 // ObjectSize reports whether the bucket holds key, and its size.
 func (s *S3) ObjectSize(ctx context.Context, key string) (size int64, found bool, err error) {
 	err = retry(ctx, func() error {

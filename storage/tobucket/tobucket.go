@@ -132,7 +132,13 @@ func migrate(ctx context.Context, o Options, col store.MediaColumn, ref store.Me
 	if err != nil {
 		return err
 	}
-	key := string(col.Folder) + "/" + name
+	// A flat name (a multipart upload) goes under the column's folder; a direct upload's key
+	// (videos/<user>/<name>) has its folder already and keeps it, so the bucket's key is the
+	// one the row's storage path names.
+	key := name
+	if !strings.Contains(name, "/") {
+		key = string(col.Folder) + "/" + name
+	}
 	size, found, err := o.Bucket.ObjectSize(ctx, key)
 	if err != nil {
 		return fmt.Errorf("look for %s in the bucket: %w", key, err)
@@ -151,7 +157,7 @@ func migrate(ctx context.Context, o Options, col store.MediaColumn, ref store.Me
 		r.Rewritten++
 		return nil
 	}
-	rewritten, err := o.Store.LocalMedia().Rewrite(ctx, col, ref, o.Bucket.ObjectURL(key), key)
+	rewritten, err := o.Store.LocalMedia().Rewrite(ctx, col, ref, o.Bucket.URL(key), key)
 	if err != nil {
 		return err
 	}

@@ -458,3 +458,36 @@ func TestTwoMigrationsAtOnceRewriteEachRowOnce(t *testing.T) {
 		t.Fatalf("a third run still found work: %+v", res)
 	}
 }
+
+// A direct upload to the local disk is kept under its own key (videos/<user>/<name>), which
+// already names its folder: the bucket gets the same key, not the folder twice.
+func TestADirectUploadKeepsItsKey(t *testing.T) {
+	f := newFixture(t)
+	user := f.user(nil)
+	key := fmt.Sprintf("videos/%d/%s.mp4", user, strings.Repeat("ab", 16))
+	mp4 := []byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2\x00\x00\x00\x10mdat")
+	if err := os.MkdirAll(filepath.Join(f.local.Dir, filepath.Dir(key)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.local.Dir, key), mp4, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := f.video(user, storage.URLPrefix+key, nil)
+	testdb.MustRun(t, db, `UPDATE videos SET video_storage_path = ? WHERE id = ?`, key, id)
+
+	res, out := f.run(context.Background(), false)
+	if res.Copied != 1 || res.Rewritten != 1 || res.Missing != 0 {
+		t.Fatalf("migrate = %+v\n%s", res, out)
+	}
+	if got := f.objects(); len(got) != 1 || got[0] != key {
+		t.Fatalf("the bucket holds %v, want [%s]", got, key)
+	}
+	var row struct {
+		VideoURL         string
+		VideoStoragePath string
+	}
+	testdb.MustScan(t, db, &row, `SELECT video_url, video_storage_path FROM videos WHERE id = ?`, id)
+	if row.VideoURL != f.s3.URL(key) || row.VideoStoragePath != key {
+		t.Fatalf("row = %+v, want url %s and path %s", row, f.s3.URL(key), key)
+	}
+}
