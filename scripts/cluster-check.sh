@@ -59,16 +59,17 @@ pgrun() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$pgbin/$prog" "$@"; else "$pgbin/$prog" "$@"; fi
 }
 
-# free_port prints a port nothing listens on, from a range of its own.
+# free_port NAME sets the variable NAME to a port nothing listens on, from a range of its own
+# (a variable, not output: $(...) would run it in a subshell and hand out one port twice).
 next_port=18300
 free_port() {
   while (exec 3<>"/dev/tcp/127.0.0.1/$next_port") 2>/dev/null; do next_port=$((next_port + 1)); done
-  echo "$next_port"
+  printf -v "$1" '%s' "$next_port"
   next_port=$((next_port + 1))
 }
 
 step "PostgreSQL: a primary and a streaming replica"
-pg_primary=$(free_port); pg_replica=$(free_port)
+free_port pg_primary; free_port pg_replica
 if [ "$(id -u)" = 0 ]; then chown postgres "$tmp"; fi
 pgrun initdb -D "$tmp/primary" -U postgres -A trust --no-sync >"$tmp/initdb.log" 2>&1 || fail "initdb failed (see initdb.log)"
 cat >>"$tmp/primary/postgresql.conf" <<EOF
@@ -86,7 +87,7 @@ primary_url="postgres://postgres@127.0.0.1:$pg_primary/tiktok?sslmode=disable"
 psql "postgres://postgres@127.0.0.1:$pg_primary/postgres" -qX -v ON_ERROR_STOP=1 \
   -c "CREATE DATABASE tiktok" >/dev/null
 psql "$primary_url" -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_stat_statements" >/dev/null
-pgrun pg_basebackup -h 127.0.0.1 -p "$pg_primary" -U postgres -D "$tmp/replica" -R -X stream >"$tmp/basebackup.log" 2>&1 ||
+pgrun pg_basebackup -h 127.0.0.1 -p "$pg_primary" -U postgres -D "$tmp/replica" -R -X stream -c fast >"$tmp/basebackup.log" 2>&1 ||
   fail "pg_basebackup failed (see basebackup.log)"
 sed -i "s/^port = .*/port = $pg_replica/" "$tmp/replica/postgresql.conf"
 pg start -D "$tmp/replica" -l "$tmp/replica.log" -w >/dev/null || fail "the replica did not start"
@@ -94,14 +95,14 @@ replica_url="postgres://postgres@127.0.0.1:$pg_replica/tiktok?sslmode=disable"
 [ "$(psql "$replica_url" -tAX -c 'SELECT pg_is_in_recovery()')" = t ] || fail "the replica is not in recovery"
 
 step "Redis (a private redis-server)"
-redis_port=$(free_port)
+free_port redis_port
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$tmp/redis.log" 2>&1 &
 redis_pid=$!; pids+=("$redis_pid")
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis-cli -p "$redis_port" ping >/dev/null || fail "redis-server did not start"
 
 step "S3 (versitygw)"
-s3_port=$(free_port)
+free_port s3_port
 mkdir -p "$tmp/s3"
 "$versitygw" --access cluster-check-key --secret cluster-check-secret --port "127.0.0.1:$s3_port" \
   posix "$tmp/s3" >"$tmp/versitygw.log" 2>&1 &
@@ -110,10 +111,10 @@ for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$s3_port/" && bre
 
 step "two server instances, A and B"
 go build -o "$tmp/tiktok" .
-port_a=$(free_port); port_b=$(free_port)
+free_port port_a; free_port port_b
 start_instance() { # name port
   mkdir -p "$tmp/run-$1"
-  (cd "$tmp/run-$1" && exec env -i PATH="$PATH" HOME="$tmp" APP_ENV=development LOG_LEVEL=info LOG_FORMAT=json \
+  (cd "$tmp/run-$1" && exec env -i PATH="$PATH" HOME="$tmp" APP_ENV=test LOG_LEVEL=info LOG_FORMAT=json \
     DATABASE_URL="$primary_url" DATABASE_REPLICA_URLS="$replica_url" REPLICA_MAX_LAG=5s \
     REDIS_URL="redis://127.0.0.1:$redis_port/0" \
     STORAGE=s3 S3_ENDPOINT="http://127.0.0.1:$s3_port" S3_BUCKET=cluster-check S3_REGION=us-east-1 \
@@ -133,14 +134,16 @@ wait_ready "$A"
 start_instance b "$port_b"
 wait_ready "$B"
 
-# call METHOD URL [curl args...]: prints the body, sets $status.
+# call METHOD URL [curl args...]: prints the body and keeps the status in a file, since call
+# often runs in a $(...) subshell, whose variables do not come back; expect reads it.
 body="$tmp/body"
 call() {
   local method=$1 url=$2; shift 2
-  status=$(curl -sS -o "$body" -w '%{http_code}' -X "$method" "$url" "$@") || fail "$method $url: no answer"
+  curl -sS -o "$body" -w '%{http_code}' -X "$method" "$url" "$@" >"$tmp/status" || fail "$method $url: no answer"
   cat "$body"
 }
 expect() { # want what
+  status=$(cat "$tmp/status")
   [ "$status" = "$1" ] || fail "$2: got $status, want $1: $(head -c 500 "$body")"
 }
 json=(-H 'Content-Type: application/json')
@@ -181,6 +184,7 @@ direct_id=$(jq -r .id <<<"$direct")
 curl -fsS -o "$tmp/direct.mp4" "$(jq -r .videoUrl <<<"$direct")" || fail "the registered object is not served"
 cmp -s "$tmp/clip.mp4" "$tmp/direct.mp4" || fail "the registered object's bytes differ"
 call POST "$A/api/videos" "${auth[@]}" "${json[@]}" -d "{\"videoStoragePath\":\"$path\"}" >/dev/null
+status=$(cat "$tmp/status")
 [ "$status" = 400 ] || [ "$status" = 404 ] || [ "$status" = 409 ] || fail "registering the path again on A: $status, want a refusal"
 
 step "10 failed logins on A, the 11th on B is 429"
