@@ -42,6 +42,15 @@ type directAPI struct {
 	server string // the router served over real HTTP
 }
 
+// public is the URL an answer shows for a stored URL: the local store's /uploads/ paths under
+// PUBLIC_BASE_URL, the bucket's as they are.
+func (a *directAPI) public(stored string) string {
+	if strings.HasPrefix(stored, storage.URLPrefix) {
+		return a.Config.PublicBaseURL + stored
+	}
+	return stored
+}
+
 func newDirectAPI(t *testing.T, opts ...apitest.Option) *directAPI {
 	api := apitest.New(t, db, opts...)
 	srv := httptest.NewServer(api.Router)
@@ -149,12 +158,12 @@ func TestDirectUploadFlow(t *testing.T) {
 			var v videoJSON
 			api.Do("POST", "/api/videos", map[string]any{"videoStoragePath": s.StoragePath, "thumbnailStoragePath": thumb,
 				"caption": "straight to storage"}, alice.Token).Status(http.StatusCreated).Decode(&v)
-			if v.VideoURL != api.Uploads.URL(s.StoragePath) || v.ThumbnailURL == nil || *v.ThumbnailURL != api.Uploads.URL(thumb) ||
+			if v.VideoURL != api.public(api.Uploads.URL(s.StoragePath)) || v.ThumbnailURL == nil || *v.ThumbnailURL != api.public(api.Uploads.URL(thumb)) ||
 				v.Caption == nil || *v.Caption != "straight to storage" {
 				t.Fatalf("video %+v", v)
 			}
 			if n := countOf(t, `SELECT count(*) FROM videos WHERE id = ? AND video_storage_path = ? AND thumbnail_storage_path = ?
-				AND video_url = ?`, v.ID, s.StoragePath, thumb, v.VideoURL); n != 1 {
+				AND video_url = ?`, v.ID, s.StoragePath, thumb, api.Uploads.URL(s.StoragePath)); n != 1 {
 				t.Fatal("the video row lacks its storage paths")
 			}
 			if n := countOf(t, `SELECT count(*) FROM uploads WHERE storage_path IN (?, ?) AND registered_at IS NOT NULL`, s.StoragePath, thumb); n != 2 {
@@ -174,7 +183,7 @@ func TestDirectUploadFlow(t *testing.T) {
 			}
 			api.Do("PUT", apitest.Path("/api/users/%d", alice.ID), map[string]any{"avatarStoragePath": first}, alice.Token).
 				Status(http.StatusOK).Decode(&user)
-			if user.Avatar != api.Uploads.URL(first) || countOf(t, `SELECT count(*) FROM users WHERE id = ? AND avatar_storage_path = ?`, alice.ID, first) != 1 {
+			if user.Avatar != api.public(api.Uploads.URL(first)) || countOf(t, `SELECT count(*) FROM users WHERE id = ? AND avatar_storage_path = ?`, alice.ID, first) != 1 {
 				t.Fatalf("avatar %q", user.Avatar)
 			}
 			second := api.upload(alice, "avatar", "image/jpeg", smallJPEG(t))
@@ -196,7 +205,7 @@ func TestDirectUploadFlow(t *testing.T) {
 			var m videoJSON
 			upload(api.API, alice.Token, formPart{field: "video", filename: "a.mp4", contentType: "video/mp4", data: mp4}).
 				Status(http.StatusCreated).Decode(&m)
-			name, _ := api.Uploads.NameFromURL(m.VideoURL)
+			name, _ := api.Uploads.NameFromURL(strings.TrimPrefix(m.VideoURL, api.Config.PublicBaseURL))
 			if name == "" || countOf(t, `SELECT count(*) FROM videos WHERE id = ? AND video_storage_path = ?`, m.ID, name) != 1 {
 				t.Fatalf("multipart video %s has no storage path", m.VideoURL)
 			}
@@ -207,6 +216,7 @@ func TestDirectUploadFlow(t *testing.T) {
 // fetchMedia GETs a media URL where a client would: this server for /uploads/, else the bucket.
 func fetchMedia(t *testing.T, api *directAPI, u, rangeHeader string) []byte {
 	t.Helper()
+	u = strings.TrimPrefix(u, api.Config.PublicBaseURL)
 	if strings.HasPrefix(u, storage.URLPrefix) {
 		var headers []string
 		if rangeHeader != "" {
