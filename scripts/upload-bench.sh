@@ -7,6 +7,8 @@
 #
 #   scripts/upload-bench.sh                       uses PostgreSQL at TEST_DATABASE_URL's server
 #   SIZE_MB=100 ROUNDS=3 scripts/upload-bench.sh
+#   BIN=/tmp/tiktok-old scripts/upload-bench.sh   an older build (side by side); its direct-upload
+#                                                  part is skipped when it has no POST /api/uploads
 #
 # Starts its own versitygw (scripts/tools.sh) and a database of its own (dropped at the end).
 set -euo pipefail
@@ -37,7 +39,7 @@ pids+=($!)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$s3_port/" && break; sleep 0.1; done
 
 psql "$admin_url" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
-go build -o "$tmp/tiktok" .
+if [ -n "${BIN:-}" ]; then cp "$BIN" "$tmp/tiktok"; else go build -o "$tmp/tiktok" .; fi
 api_port=$(port 18420)
 (cd "$tmp" && exec env APP_ENV=development LOG_LEVEL=warn DATABASE_URL="$db_url" PORT="$api_port" \
   STORAGE=s3 S3_ENDPOINT="http://127.0.0.1:$s3_port" S3_BUCKET=bench S3_ACCESS_KEY=bench-key \
@@ -72,6 +74,10 @@ for i in $(seq "$rounds"); do
 done
 echo "after: RSS $(rss VmRSS) MiB, peak $(rss VmHWM) MiB"
 
+if [ "$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" -X POST "$api/api/uploads")" = 404 ]; then
+  echo "this binary has no direct uploads (POST /api/uploads is 404)"
+  exit 0
+fi
 echo "direct upload of ${size_mb} MiB: sign, PUT to the bucket, register ($rounds rounds)"
 for i in $(seq "$rounds"); do
   t0=$(date +%s.%N)
