@@ -19,6 +19,7 @@ import (
 
 	"tiktok/config"
 	"tiktok/internal/apitest"
+	"tiktok/internal/testdb"
 	"tiktok/internal/testsvc"
 	"tiktok/routes"
 	"tiktok/storage"
@@ -200,6 +201,33 @@ func TestDirectUploadFlow(t *testing.T) {
 			}
 			api.Do("POST", "/api/videos", map[string]any{"videoStoragePath": s.StoragePath}, alice.Token).
 				Error(http.StatusBadRequest, "validation_failed")
+
+			// A replay of the signed URL within its quarter hour puts the object back, with no
+			// row pointing at it; the sweep deletes it again once the URL has expired (not
+			// before: another replay would undo that delete).
+			if status, out := api.put(s, mp4); status != http.StatusOK {
+				t.Fatalf("replayed PUT = %d %s", status, out)
+			}
+			if !api.exists(s.StoragePath) {
+				t.Fatal("the replayed PUT stored nothing")
+			}
+			if n := countOf(t, `SELECT count(*) FROM storage_deletes WHERE storage_path = ? AND retry_at > now()`, s.StoragePath); n != 1 {
+				t.Fatal("the deleted direct upload is not noted for a delete after its URL expires")
+			}
+			sweeper := routes.NewStoredFiles(api.Config, api.Uploads, store.New(db), nil)
+			if _, _, err := sweeper.Sweep(context.Background(), time.Now().Add(-24*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if !api.exists(s.StoragePath) {
+				t.Fatal("the sweep deleted the replayed object while its URL still worked")
+			}
+			testdb.MustRun(t, db, `UPDATE storage_deletes SET retry_at = now() - interval '1 second' WHERE storage_path = ?`, s.StoragePath)
+			if _, _, err := sweeper.Sweep(context.Background(), time.Now().Add(-24*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if api.exists(s.StoragePath) || countOf(t, `SELECT count(*) FROM storage_deletes WHERE storage_path = ?`, s.StoragePath) != 0 {
+				t.Fatal("the replayed object outlived its URL's expiry and a sweep")
+			}
 
 			// A multipart upload fills the storage path columns too.
 			var m videoJSON

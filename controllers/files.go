@@ -281,9 +281,21 @@ func (f *StoredFiles) deleteUnreferenced(ctx context.Context, files []store.Stor
 		f.Log.WarnContext(ctx, "cannot check stored files before deleting them", "error", err)
 		return
 	}
+	var direct []string
 	for i, file := range ours {
 		if !slices.ContainsFunc(used, func(u store.StoredFile) bool { return u.URL == file.URL }) {
 			f.delete(ctx, names[i])
+			if _, _, _, ok := storage.ParseDirectKey(names[i]); ok {
+				direct = append(direct, names[i])
+			}
+		}
+	}
+	// A direct upload's signed PUT URL may still work for a few minutes, and a replay of it
+	// would put the object back with nothing pointing at it: those are deleted once more after
+	// their URL expired.
+	if len(direct) > 0 && f.Ledger != nil {
+		if err := f.Ledger.DeleteAgainAfterExpiry(context.WithoutCancel(ctx), direct); err != nil {
+			f.Log.WarnContext(ctx, "cannot note direct uploads to delete again after their URL expires", "error", err)
 		}
 	}
 }

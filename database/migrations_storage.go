@@ -15,9 +15,11 @@ import "gorm.io/gorm"
 // user_id has no foreign key on purpose: a user deleted before the sweep still has their
 // unregistered objects swept.
 //
-// storage_deletes holds the stored files whose delete failed after their row was gone (storage
-// briefly down): the sweep retries them, so a failed delete costs a log line, never a 500 and
-// never a file kept forever.
+// storage_deletes holds the stored files to delete (again) once retry_at has passed: those whose
+// delete failed after their row was gone (storage briefly down), so a failed delete costs a log
+// line, never a 500 and never a file kept forever; and the direct uploads deleted while their
+// signed PUT URL still worked, deleted once more after it expired, since a replay of that URL
+// could have put the object back.
 
 func addStoragePaths(tx *gorm.DB) error {
 	return execAll(tx,
@@ -40,7 +42,7 @@ func addStoragePaths(tx *gorm.DB) error {
 		`CREATE INDEX IF NOT EXISTS uploads_unregistered_created_at_idx ON uploads (created_at) WHERE registered_at IS NULL`,
 		`CREATE TABLE IF NOT EXISTS storage_deletes (
 			storage_path text NOT NULL,
-			failed_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+			retry_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 			attempts integer NOT NULL DEFAULT 1,
 			CONSTRAINT storage_deletes_pkey PRIMARY KEY (storage_path)
 		)`,

@@ -19,11 +19,12 @@ type Upload struct {
 // TableName pins the table name.
 func (Upload) TableName() string { return "uploads" }
 
-// StorageDelete is a row of "storage_deletes": a stored file whose delete failed after its row
-// was gone; the sweep retries it.
+// StorageDelete is a row of "storage_deletes": a stored file the sweep deletes (again) once
+// RetryAt has passed: a delete that failed after its row was gone, or a direct upload deleted
+// while its signed URL could still put it back.
 type StorageDelete struct {
 	StoragePath string    `gorm:"column:storage_path;type:text;primaryKey"`
-	FailedAt    time.Time `gorm:"column:failed_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP"`
+	RetryAt     time.Time `gorm:"column:retry_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP"`
 	Attempts    int32     `gorm:"column:attempts;type:integer;not null;default:1"`
 }
 

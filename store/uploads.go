@@ -126,11 +126,26 @@ func (s *Uploads) SweepUnregistered(ctx context.Context, cutoff time.Time, del f
 // went (storage down); RetryDeletes tries again.
 func (s *Uploads) RecordFailedDelete(ctx context.Context, path string) error {
 	return translate(s.db.WithContext(ctx).Exec(`INSERT INTO storage_deletes (storage_path) VALUES (?)
-		ON CONFLICT (storage_path) DO UPDATE SET attempts = storage_deletes.attempts + 1, failed_at = now()`, path).Error)
+		ON CONFLICT (storage_path) DO UPDATE SET attempts = storage_deletes.attempts + 1,
+			retry_at = GREATEST(storage_deletes.retry_at, now())`, path).Error)
 }
 
-// RetryDeletes tries again, through del, the deletes RecordFailedDelete noted: a success
-// removes the note, a failure counts one more attempt. Rows are taken with SKIP LOCKED, like
+// DeleteAgainAfterExpiry notes, of paths just deleted, the direct uploads whose signed PUT URL
+// has not expired yet, to be deleted once more when it has (RetryDeletes): until then a
+// replay of the URL can put the object back, and its ledger row, registered, would keep the
+// unregistered sweep off it. Other paths are left alone.
+func (s *Uploads) DeleteAgainAfterExpiry(ctx context.Context, paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	return translate(s.db.WithContext(ctx).Exec(`INSERT INTO storage_deletes (storage_path, retry_at, attempts)
+		SELECT storage_path, expires_at, 0 FROM uploads WHERE storage_path IN ? AND expires_at > now()
+		ON CONFLICT (storage_path) DO UPDATE SET retry_at = GREATEST(storage_deletes.retry_at, EXCLUDED.retry_at)`, paths).Error)
+}
+
+// RetryDeletes tries again, through del, the deletes noted in storage_deletes whose retry_at
+// has passed (RecordFailedDelete, DeleteAgainAfterExpiry): a success removes the note, a
+// failure counts one more attempt. Rows are taken with SKIP LOCKED, like
 // SweepUnregistered's.
 func (s *Uploads) RetryDeletes(ctx context.Context, del func(path string) error) (SweepResult, error) {
 	var res SweepResult
@@ -139,7 +154,7 @@ func (s *Uploads) RetryDeletes(ctx context.Context, del func(path string) error)
 		var paths []string
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			paths = nil
-			if err := tx.Raw(`SELECT storage_path FROM storage_deletes WHERE storage_path > ?
+			if err := tx.Raw(`SELECT storage_path FROM storage_deletes WHERE storage_path > ? AND retry_at <= now()
 				ORDER BY storage_path LIMIT ? FOR UPDATE SKIP LOCKED`, after, sweepBatch).Scan(&paths).Error; err != nil {
 				return err
 			}
@@ -159,7 +174,7 @@ func (s *Uploads) RetryDeletes(ctx context.Context, del func(path string) error)
 				}
 			}
 			if len(failed) > 0 {
-				return tx.Exec(`UPDATE storage_deletes SET attempts = attempts + 1, failed_at = now()
+				return tx.Exec(`UPDATE storage_deletes SET attempts = attempts + 1, retry_at = now()
 					WHERE storage_path IN ?`, failed).Error
 			}
 			return nil
