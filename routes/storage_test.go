@@ -16,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"tiktok/internal/contract"
+	"tiktok/internal/testdb"
 	"tiktok/internal/testsvc"
 )
 
@@ -159,4 +160,34 @@ func equalSorted(a, b []string) bool {
 	sort.Strings(a)
 	sort.Strings(b)
 	return strings.Join(a, " ") == strings.Join(b, " ")
+}
+
+// A failure after the files were written to the bucket (here the video's row is refused by a
+// trigger, as a constraint or a lost connection would refuse it) leaves no object and no row:
+// the request removes what it stored.
+func TestAFailureAfterTheObjectsWereWrittenLeavesNoObjectAndNoRow(t *testing.T) {
+	b := testsvc.S3(t)
+	r := newRouterWithEnv(t, b.Env())
+	_, token := registerAndLogin(t, r)
+	poison := "refused-" + randomToken(12)
+	testdb.MustRun(t, db, `CREATE OR REPLACE FUNCTION test_refuse_caption() RETURNS trigger AS $$
+		BEGIN IF NEW.caption LIKE 'refused-%' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`)
+	testdb.MustRun(t, db, `CREATE TRIGGER test_refuse_caption BEFORE INSERT ON videos FOR EACH ROW EXECUTE FUNCTION test_refuse_caption()`)
+	t.Cleanup(func() { testdb.MustRun(t, db, `DROP TRIGGER test_refuse_caption ON videos`) })
+
+	mp4 := []byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2\x00\x00\x00\x10mdatTIKTOKGO")
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89")
+	w := do(r, "POST", "/api/videos", multipartBody(t, "caption="+poison, "video=clip.mp4", mp4, "thumbnail=cover.png", png),
+		"Authorization", "Bearer "+token, "Content-Type", multipartType)
+	if w.Code != http.StatusInternalServerError {
+		t.Fatalf("upload with its row refused = %d %s, want the injected failure's 500", w.Code, w.Body)
+	}
+	if got := objects(t, b); len(got) != 0 {
+		t.Fatalf("the bucket holds %v after the failed request", got)
+	}
+	var rows int64
+	testdb.MustScan(t, db, &rows, `SELECT count(*) FROM videos WHERE caption = ?`, poison)
+	if rows != 0 {
+		t.Fatalf("%d rows written by the failed request", rows)
+	}
 }
