@@ -2,8 +2,12 @@ package database
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"gorm.io/gorm"
+
+	"tiktok/hashtag"
 )
 
 // --- 202611300002_hashtags -------------------------------------------------------------------
@@ -198,4 +202,92 @@ func dropHashtags(tx *gorm.DB) error {
 		}
 	}
 	return nil
+}
+
+// --- 202611300003_hashtags_backfill ------------------------------------------------------------
+// Tags for the captions already in the database (one this server made, or the Prisma
+// version's). The Go parser itself (package hashtag) reads them, in batches of videos by id, so
+// the backfill follows exactly the rule the store applies to new captions: no SQL regular
+// expression to keep equivalent (PostgreSQL's [[:alpha:]] also depends on the database's
+// locale, Go's unicode tables do not). Each batch is three statements: the captions, the new
+// names (sorted, ON CONFLICT DO NOTHING), the join rows; the counting triggers add up the
+// counts once per statement. Videos that already have tags are left as they are, so running it
+// again adds nothing. Rolling it back keeps the rows: it changed no schema, and 202611300002's
+// rollback drops the tables anyway.
+//
+// If the parser's rule ever changes, a new migration re-runs this over every caption; this one
+// is then the rule of its time.
+
+// backfillBatch is how many videos one round of the backfill reads.
+var backfillBatch = 5000
+
+func backfillHashtags(tx *gorm.DB) error {
+	var after int32
+	for {
+		var rows []struct {
+			ID      int32
+			Caption string
+		}
+		if err := tx.Raw(`SELECT id, caption FROM videos v
+			WHERE id > ? AND strpos(caption, '#') > 0
+				AND NOT EXISTS (SELECT 1 FROM video_hashtags vh WHERE vh.video_id = v.id)
+			ORDER BY id LIMIT ?`, after, backfillBatch).Scan(&rows).Error; err != nil {
+			return fmt.Errorf("backfill hashtags: read captions: %w", err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		after = rows[len(rows)-1].ID
+		var videoIDs []int32
+		var names []string
+		for _, r := range rows {
+			for _, name := range hashtag.Parse(r.Caption) {
+				videoIDs = append(videoIDs, r.ID)
+				names = append(names, name)
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		nameArray, idArray := pgArray(names), pgIntArray(videoIDs)
+		if err := tx.Exec(`INSERT INTO hashtags (name) SELECT DISTINCT n FROM unnest(?::text[]) AS n ORDER BY n
+			ON CONFLICT (name) DO NOTHING`, nameArray).Error; err != nil {
+			return fmt.Errorf("backfill hashtags: insert the names: %w", err)
+		}
+		if err := tx.Exec(`INSERT INTO video_hashtags (video_id, hashtag_id)
+			SELECT p.v, h.id FROM unnest(?::int[], ?::text[]) AS p(v, n) JOIN hashtags h ON h.name = p.n
+			ORDER BY h.id, p.v ON CONFLICT DO NOTHING`, idArray, nameArray).Error; err != nil {
+			return fmt.Errorf("backfill hashtags: insert the video tags: %w", err)
+		}
+	}
+}
+
+// pgArray is the literal of a text[] holding names, passed as one parameter (GORM would expand
+// a slice into a list of parameters).
+func pgArray(names []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(n))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func pgIntArray(ids []int32) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(id)))
+	}
+	b.WriteByte('}')
+	return b.String()
 }
