@@ -45,6 +45,8 @@ func TestHashtagCountsFollowEveryWrite(t *testing.T) {
 	exec(`UPDATE video_hashtags SET hashtag_id = (SELECT id FROM hashtags WHERE name = 'cat')
 		WHERE video_id = ? AND hashtag_id = (SELECT id FROM hashtags WHERE name = 'fyp')`, f.videos[1])
 	exec(`UPDATE videos SET created_at = created_at - interval '3 days' WHERE id = ?`, f.videos[2])
+	exec(`INSERT INTO video_likes (user_id, video_id) VALUES (?, ?)`, f.users[0], f.videos[2]) // the score moves
+	exec(`UPDATE videos SET views = views + 100 WHERE id = ?`, f.videos[1])
 	exec(`UPDATE video_hashtags SET video_id = ? WHERE video_id = ? AND hashtag_id = (SELECT id FROM hashtags WHERE name = 'cat')`, f.videos[3], f.videos[0])
 	testdb.AssertCountersExact(t, fresh)
 

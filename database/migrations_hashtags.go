@@ -80,7 +80,8 @@ END
 $fn$;
 
 -- One statement's changes to video_hashtags, applied to the counts: the rows it removed count
--- -1 and the rows it added +1, per tag and per (tag, day).
+-- -1 and the rows it added +1, per (tag, day). An UPDATE that moves no row between tags or days
+-- (the trending_score copy, 202611300004) nets to nothing and locks no tag.
 CREATE OR REPLACE FUNCTION count_video_hashtags() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
 	tag_ids int[];
@@ -88,14 +89,18 @@ DECLARE
 	deltas int[];
 BEGIN
 	IF TG_OP = 'INSERT' THEN
-		SELECT array_agg(hashtag_id), array_agg(created_at::date), array_agg(1) INTO tag_ids, days, deltas FROM new_rows;
+		SELECT array_agg(t), array_agg(d), array_agg(n) INTO tag_ids, days, deltas
+		FROM (SELECT hashtag_id AS t, created_at::date AS d, count(*)::int AS n FROM new_rows GROUP BY 1, 2) c;
 	ELSIF TG_OP = 'DELETE' THEN
-		SELECT array_agg(hashtag_id), array_agg(created_at::date), array_agg(-1) INTO tag_ids, days, deltas FROM old_rows;
+		SELECT array_agg(t), array_agg(d), array_agg(n) INTO tag_ids, days, deltas
+		FROM (SELECT hashtag_id AS t, created_at::date AS d, -count(*)::int AS n FROM old_rows GROUP BY 1, 2) c;
 	ELSE
-		SELECT array_agg(hashtag_id), array_agg(day), array_agg(delta) INTO tag_ids, days, deltas FROM (
-			SELECT hashtag_id, created_at::date AS day, -1 AS delta FROM old_rows
-			UNION ALL
-			SELECT hashtag_id, created_at::date, 1 FROM new_rows) c;
+		SELECT array_agg(t), array_agg(d), array_agg(n) INTO tag_ids, days, deltas
+		FROM (SELECT t, d, sum(n)::int AS n FROM (
+				SELECT hashtag_id AS t, created_at::date AS d, -1 AS n FROM old_rows
+				UNION ALL
+				SELECT hashtag_id, created_at::date, 1 FROM new_rows) u
+			GROUP BY 1, 2 HAVING sum(n) <> 0) c;
 	END IF;
 	IF tag_ids IS NULL THEN
 		RETURN NULL;
@@ -108,10 +113,9 @@ BEGIN
 	-- A (tag, day) row is only changed under its tag's lock, taken above; a tag deleted by this
 	-- very statement (a cascade) is left alone, its rows are going with it.
 	INSERT INTO hashtag_daily_uses AS u (hashtag_id, day, uses)
-		SELECT d.t, d.day, d.n
-		FROM (SELECT t, day, sum(n)::int AS n FROM unnest(tag_ids, days, deltas) AS x(t, day, n) GROUP BY t, day) d
-		WHERE d.n <> 0 AND EXISTS (SELECT 1 FROM hashtags h WHERE h.id = d.t)
-		ORDER BY d.t, d.day
+		SELECT x.t, x.day, x.n FROM unnest(tag_ids, days, deltas) AS x(t, day, n)
+		WHERE EXISTS (SELECT 1 FROM hashtags h WHERE h.id = x.t)
+		ORDER BY x.t, x.day
 	ON CONFLICT (hashtag_id, day) DO UPDATE SET uses = u.uses + EXCLUDED.uses;
 	DELETE FROM hashtag_daily_uses u
 	WHERE u.hashtag_id = ANY(tag_ids) AND u.day = ANY(days) AND u.uses <= 0;
@@ -290,4 +294,81 @@ func pgIntArray(ids []int32) string {
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// --- 202611300004_tag_and_sound_pages -----------------------------------------------------------
+// A tag page by trending (sort=trending) is one index range too: video_hashtags carries a copy
+// of its video's trending_score (a generated column of videos, migrations_trending.go), filled
+// on insert and moved by a trigger whenever the video's score changes, whoever writes; the
+// index (hashtag_id, trending_score DESC, video_id DESC) serves it. The cost is the tag rows of
+// a video (at most 30) rewritten when its score moves, which views do only every tenth view.
+//
+// A sound's videos (GET /api/videos?sound=, case-insensitive, newest first) are one range of
+// videos_audio_name_lower_created_at_id_idx.
+
+const tagPageFunctions = `
+CREATE OR REPLACE FUNCTION video_hashtags_from_video() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+	SELECT created_at, trending_score INTO NEW.created_at, NEW.trending_score FROM videos WHERE id = NEW.video_id;
+	RETURN NEW;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION videos_score_to_hashtags() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+	UPDATE video_hashtags SET trending_score = NEW.trending_score WHERE video_id = NEW.id;
+	RETURN NULL;
+END
+$fn$;
+`
+
+var tagPageTriggers = []struct{ name, table, def string }{
+	{"video_hashtags_created_at", "video_hashtags", "BEFORE INSERT OR UPDATE OF video_id ON video_hashtags FOR EACH ROW EXECUTE FUNCTION video_hashtags_from_video()"},
+	{"videos_score_to_hashtags", "videos", "AFTER UPDATE ON videos FOR EACH ROW WHEN (OLD.trending_score IS DISTINCT FROM NEW.trending_score) EXECUTE FUNCTION videos_score_to_hashtags()"},
+}
+
+func addTagAndSoundPages(tx *gorm.DB) error {
+	err := execAll(tx,
+		`ALTER TABLE video_hashtags ADD COLUMN IF NOT EXISTS trending_score double precision NOT NULL DEFAULT 0`,
+		tagPageFunctions,
+	)
+	if err != nil {
+		return err
+	}
+	for _, t := range tagPageTriggers {
+		if err := execAll(tx,
+			fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table),
+			fmt.Sprintf("CREATE TRIGGER %s %s", t.name, t.def),
+		); err != nil {
+			return err
+		}
+	}
+	return execAll(tx,
+		`DROP FUNCTION IF EXISTS video_hashtags_created_at()`,
+		`UPDATE video_hashtags vh SET trending_score = v.trending_score FROM videos v
+			WHERE v.id = vh.video_id AND vh.trending_score IS DISTINCT FROM v.trending_score`,
+		`CREATE INDEX IF NOT EXISTS video_hashtags_hashtag_id_trending_idx ON video_hashtags (hashtag_id, trending_score DESC, video_id DESC)`,
+		`CREATE INDEX IF NOT EXISTS videos_audio_name_lower_created_at_id_idx ON videos (lower(audio_name), created_at DESC, id DESC)`,
+	)
+}
+
+func dropTagAndSoundPages(tx *gorm.DB) error {
+	for _, t := range tagPageTriggers {
+		if err := execAll(tx, fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table)); err != nil {
+			return err
+		}
+	}
+	err := execAll(tx,
+		`DROP INDEX IF EXISTS videos_audio_name_lower_created_at_id_idx`,
+		`DROP INDEX IF EXISTS video_hashtags_hashtag_id_trending_idx`,
+		`ALTER TABLE video_hashtags DROP COLUMN IF EXISTS trending_score`,
+		`DROP FUNCTION IF EXISTS videos_score_to_hashtags()`,
+		`DROP FUNCTION IF EXISTS video_hashtags_from_video()`,
+		hashtagFunctions, // video_hashtags_created_at() again
+	)
+	if err != nil {
+		return err
+	}
+	t := hashtagTriggers[1]
+	return execAll(tx, fmt.Sprintf("CREATE TRIGGER %s %s", t.name, t.def))
 }

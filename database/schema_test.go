@@ -164,6 +164,11 @@ func TestMigratedSchemaMatchesDesign(t *testing.T) {
 		"trigger CREATE TRIGGER video_hashtags_count_delete AFTER DELETE ON public.video_hashtags REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_video_hashtags()",
 		"trigger CREATE TRIGGER video_hashtags_count_update AFTER UPDATE ON public.video_hashtags REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_video_hashtags()",
 		"trigger CREATE TRIGGER video_hashtags_truncate AFTER TRUNCATE ON public.video_hashtags FOR EACH STATEMENT EXECUTE FUNCTION recount_hashtags_after_truncate()",
+		"column video_hashtags.trending_score double precision not null default 0",
+		"index CREATE INDEX video_hashtags_hashtag_id_trending_idx ON public.video_hashtags USING btree (hashtag_id, trending_score DESC, video_id DESC)",
+		"index CREATE INDEX videos_audio_name_lower_created_at_id_idx ON public.videos USING btree (lower(audio_name), created_at DESC, id DESC)",
+		"trigger CREATE TRIGGER videos_score_to_hashtags AFTER UPDATE ON public.videos FOR EACH ROW WHEN ((old.trending_score IS DISTINCT FROM new.trending_score)) EXECUTE FUNCTION videos_score_to_hashtags()",
+		"trigger CREATE TRIGGER video_hashtags_created_at BEFORE INSERT OR UPDATE OF video_id ON public.video_hashtags FOR EACH ROW EXECUTE FUNCTION video_hashtags_from_video()",
 	}
 	for _, line := range want {
 		if !strings.Contains("\n"+snap+"\n", "\n"+line+"\n") {

@@ -19,10 +19,14 @@ func (Hashtag) TableName() string { return "hashtags" }
 
 // VideoHashtag is a row of the join table "video_hashtags" behind Video.Hashtags. CreatedAt is
 // the video's created_at (a trigger copies it), so a tag page is one index range.
+// (The indexes are the migrations' own; see database/migrations_hashtags.go.)
 type VideoHashtag struct {
 	VideoID   int32     `gorm:"column:video_id;type:integer;primaryKey;autoIncrement:false"`
 	HashtagID int32     `gorm:"column:hashtag_id;type:integer;primaryKey;autoIncrement:false;index:video_hashtags_hashtag_id_created_at_idx,priority:1"`
 	CreatedAt time.Time `gorm:"column:created_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP;index:video_hashtags_hashtag_id_created_at_idx,priority:2,sort:desc"`
+	// TrendingScore is the video's trending_score, copied by a trigger whenever it moves, so
+	// a tag page by trending is one index range too. Never written by the application.
+	TrendingScore float64 `gorm:"column:trending_score;type:double precision;not null;default:0;<-:false"`
 
 	Video   *Video   `gorm:"foreignKey:VideoID;constraint:video_hashtags_video_id_fkey,OnUpdate:CASCADE,OnDelete:CASCADE"`
 	Hashtag *Hashtag `gorm:"foreignKey:HashtagID;constraint:video_hashtags_hashtag_id_fkey,OnUpdate:CASCADE,OnDelete:CASCADE"`

@@ -25,7 +25,8 @@ var counterChecks = map[string]string{
 		UNION ALL
 		(SELECT hashtag_id, created_at::date, count(*)::int FROM video_hashtags GROUP BY 1, 2
 			EXCEPT SELECT hashtag_id, day, uses FROM hashtag_daily_uses)) d`,
-	"video_hashtags.created_at": `SELECT count(*) FROM video_hashtags vh JOIN videos v ON v.id = vh.video_id WHERE vh.created_at <> v.created_at`,
+	"video_hashtags.created_at": `SELECT count(*) FROM video_hashtags vh JOIN videos v ON v.id = vh.video_id
+		WHERE vh.created_at <> v.created_at OR vh.trending_score IS DISTINCT FROM v.trending_score`,
 }
 
 // AssertCountersExact fails the test for every stored counter of db that differs from the
