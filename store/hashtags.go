@@ -1,11 +1,14 @@
 package store
 
 import (
+	"context"
 	"database/sql/driver"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
+	"tiktok/errs"
 	"tiktok/hashtag"
 )
 
@@ -83,4 +86,142 @@ func (a textArray) Value() (driver.Value, error) {
 	}
 	b.WriteByte('}')
 	return b.String(), nil
+}
+
+// Hashtags reads tags, tag pages and the trending tags (API.md, "Discovery").
+type Hashtags struct {
+	db    *gorm.DB
+	reads *gorm.DB
+	media MediaURLs
+}
+
+// HashtagView is the Hashtag shape of API.md.
+type HashtagView struct {
+	Name       string `json:"name"`
+	VideoCount int32  `json:"videoCount"`
+}
+
+// TrendingHashtag is a row of GET /api/hashtags/trending: the tag, its videos, and its uses
+// in the last 7 days.
+type TrendingHashtag struct {
+	Name        string `json:"name"`
+	VideoCount  int32  `json:"videoCount"`
+	RecentCount int32  `json:"recentCount"`
+}
+
+var errHashtagNotFound = errs.NotFound("Hashtag not found")
+
+// Tag-page sorts.
+const (
+	TagLatest   = "latest"
+	TagTrending = "trending"
+)
+
+// hashtagRow is a tag as stored.
+type hashtagRow struct {
+	ID         int32
+	Name       string
+	VideoCount int32
+}
+
+// find reads the tag a client names ("Dance", "#dance"): NotFound for a name no caption could
+// carry, without a query.
+func (s *Hashtags) find(ctx context.Context, name string) (hashtagRow, error) {
+	name, ok := hashtag.Normalize(name)
+	if !ok {
+		return hashtagRow{}, errHashtagNotFound
+	}
+	var rows []hashtagRow
+	if err := s.reads.WithContext(ctx).Raw(`SELECT id, name, video_count FROM hashtags WHERE name = ?`, name).
+		Scan(&rows).Error; err != nil {
+		return hashtagRow{}, translate(err)
+	}
+	if len(rows) == 0 {
+		return hashtagRow{}, errHashtagNotFound
+	}
+	return rows[0], nil
+}
+
+// Get reads the tag a client names; NotFound when no video ever carried it or when the name
+// cannot be a tag.
+func (s *Hashtags) Get(ctx context.Context, name string) (HashtagView, error) {
+	h, err := s.find(ctx, name)
+	if err != nil {
+		return HashtagView{}, err
+	}
+	return HashtagView{Name: h.Name, VideoCount: h.VideoCount}, nil
+}
+
+// Videos is a tag page: the tag and its videos, newest first (TagLatest) or by trending score
+// (TagTrending), by keyset cursor. Either order is one range of an index of video_hashtags
+// that leads with the tag ((hashtag_id, created_at DESC, video_id DESC) or (hashtag_id,
+// trending_score DESC, video_id DESC)), joined to the videos and their authors by primary key:
+// the 1,000th page costs what the first does. Two statements for an anonymous caller (the
+// tag, the page), two more for a signed-in one (videoViews).
+func (s *Hashtags) Videos(ctx context.Context, viewer int32, name, sort string, req PageRequest) (HashtagView, Page[VideoView], error) {
+	h, err := s.find(ctx, name)
+	if err != nil {
+		return HashtagView{}, Page[VideoView]{}, err
+	}
+	req.Page = 0 // cursor pages only
+	spec := listSpec{columns: videoColumns,
+		from:  "video_hashtags vh JOIN videos v ON v.id = vh.video_id JOIN users u ON u.id = v.user_id",
+		where: "vh.hashtag_id = ?", args: []any{h.ID}}
+	switch sort {
+	case TagTrending:
+		spec.keys = keyset{first: "vh.trending_score", second: "vh.video_id", byScore: true}
+		spec.resolve = func(ctx context.Context, id int32) (position, bool, error) {
+			var score []float64
+			err := s.reads.WithContext(ctx).Raw(`SELECT trending_score FROM video_hashtags WHERE hashtag_id = ? AND video_id = ?`,
+				h.ID, id).Scan(&score).Error
+			if err != nil || len(score) == 0 {
+				return position{}, false, err
+			}
+			return position{Score: score[0], ID: id}, true, nil
+		}
+	default:
+		spec.keys = keyset{first: "vh.created_at", second: "vh.video_id"}
+		spec.resolve = func(ctx context.Context, id int32) (position, bool, error) {
+			var at []time.Time
+			err := s.reads.WithContext(ctx).Raw(`SELECT created_at FROM video_hashtags WHERE hashtag_id = ? AND video_id = ?`,
+				h.ID, id).Scan(&at).Error
+			if err != nil || len(at) == 0 {
+				return position{}, false, err
+			}
+			return position{At: at[0], ID: id}, true, nil
+		}
+	}
+	page, err := videoPage(ctx, s.reads, s.media, viewer, spec, req)
+	if err != nil {
+		return HashtagView{}, Page[VideoView]{}, err
+	}
+	return HashtagView{Name: h.Name, VideoCount: h.VideoCount}, page, nil
+}
+
+// Trending tag ranking: the uses of the last TrendingDays UTC days (today included), each day's
+// uses weighed by half every trendingHalfLifeDays days of age. It reads hashtag_daily_uses, which
+// the counting trigger keeps exact in the same transaction as every tag change: the ranking is
+// as fresh as the last commit, and a request reads at most TrendingDays rows per tag used in
+// the window (an index-only range of hashtag_daily_uses_day_idx), never the week's videos.
+const (
+	TrendingDays         = 7
+	trendingHalfLifeDays = 2.0
+)
+
+// Trending returns the limit tags used most in the last TrendingDays days, recent use
+// weighing more; ties go to the tag with more uses, then the newer tag.
+func (s *Hashtags) Trending(ctx context.Context, limit int) ([]TrendingHashtag, error) {
+	out := []TrendingHashtag{}
+	err := s.reads.WithContext(ctx).Raw(`SELECT h.name, h.video_count, d.recent AS recent_count
+		FROM (
+			SELECT hashtag_id, sum(uses)::int AS recent,
+				sum(uses * power(0.5, (today - day) / ?::float8)) AS score
+			FROM hashtag_daily_uses, (SELECT (now() AT TIME ZONE 'UTC')::date AS today) t
+			WHERE day > today - ?::int
+			GROUP BY hashtag_id
+			ORDER BY score DESC, recent DESC, hashtag_id DESC
+			LIMIT ?) d
+		JOIN hashtags h ON h.id = d.hashtag_id
+		ORDER BY d.score DESC, d.recent DESC, h.id DESC`, trendingHalfLifeDays, TrendingDays, limit).Scan(&out).Error
+	return out, translate(err)
 }

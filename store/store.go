@@ -40,6 +40,8 @@ type Store struct {
 	Sessions *Sessions
 	Files    *Files
 	Uploads  *Uploads
+	// Hashtags: tag pages and trending tags (hashtags.go).
+	Hashtags *Hashtags
 }
 
 // Option changes how a store renders what it reads.
@@ -79,7 +81,8 @@ func (s *Store) on(db, reads *gorm.DB) *Store {
 		Users: &Users{db: db, reads: reads, media: m}, Follows: &Follows{db: db, reads: reads, media: m},
 		Videos: &Videos{db: db, reads: reads, media: m}, Comments: &Comments{db: db, reads: reads, media: m},
 		Likes: &Likes{db: db, reads: reads, media: m}, Sessions: &Sessions{db: db},
-		Files: &Files{db: db}, Uploads: &Uploads{db: db}}
+		Files: &Files{db: db}, Uploads: &Uploads{db: db},
+		Hashtags: &Hashtags{db: db, reads: reads, media: m}}
 }
 
 // Transact runs fn with a store whose every query runs in one transaction: committed when fn

@@ -140,6 +140,18 @@ func (s *Videos) Trending(ctx context.Context, viewer int32, req PageRequest) (P
 		}}, req)
 }
 
+// soundMatch is the condition of a sound's videos: the same sound in any case, the expression
+// videos_audio_name_lower_created_at_id_idx leads with.
+const soundMatch = "lower(v.audio_name) = lower(?)"
+
+// BySound is the videos using sound (any case), newest first (GET /api/videos?sound=): one
+// range of videos_audio_name_lower_created_at_id_idx at any depth.
+func (s *Videos) BySound(ctx context.Context, viewer int32, sound string, req PageRequest) (Page[VideoView], error) {
+	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
+		countFrom: "videos v", where: soundMatch, args: []any{sound},
+		resolve: resolveByCreation(s.reads, soundMatch, sound)}, req)
+}
+
 // ByUser is user id's videos, newest first (GET /api/users/:id/videos); NotFound for a
 // missing user.
 func (s *Videos) ByUser(ctx context.Context, viewer, id int32, req PageRequest) (Page[VideoView], error) {
