@@ -221,7 +221,9 @@ func (s *Hashtags) Trending(ctx context.Context, limit int) ([]TrendingHashtag, 
 			GROUP BY hashtag_id
 			ORDER BY score DESC, recent DESC, hashtag_id DESC
 			LIMIT ?) d
-		JOIN hashtags h ON h.id = d.hashtag_id
-		ORDER BY d.score DESC, d.recent DESC, h.id DESC`, trendingHalfLifeDays, TrendingDays, limit).Scan(&out).Error
+		-- LIMIT 1 keeps this a lookup per ranked tag by primary key, rather than a hash of
+		-- every tag.
+		CROSS JOIN LATERAL (SELECT name, video_count FROM hashtags WHERE id = d.hashtag_id LIMIT 1) h
+		ORDER BY d.score DESC, d.recent DESC, d.hashtag_id DESC`, trendingHalfLifeDays, TrendingDays, limit).Scan(&out).Error
 	return out, translate(err)
 }
