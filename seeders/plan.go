@@ -58,6 +58,12 @@ type plan struct {
 	commentTime      []int64
 	commentLikes     []int32
 	creatorByRank    []int32 // user id of the creator of each popularity rank
+	// The tags of the videos, filled by writeVideos as it writes the captions: video v's
+	// are videoTags[videoTagEnd[v-1]:videoTagEnd[v]] (indexes into scaleTags), and
+	// tagVideos counts the videos of each tag.
+	videoTags   []uint16
+	videoTagEnd []uint32
+	tagVideos   []int32
 	followsGenerated int64
 }
 
