@@ -197,3 +197,29 @@ func deadlocks(t testing.TB) int64 {
 	must(t, db.Raw(`SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`).Scan(&n).Error)
 	return n
 }
+
+// Trending tags are served from memory for the TTL, then computed again; a TTL of 0 computes
+// them on every call.
+func TestTrendingTagsAreCachedForTheTTL(t *testing.T) {
+	owner := newUser(t, "trend").ID
+	cached := store.New(db, store.WithTrendingTTL(time.Hour))
+	live := store.New(db, store.WithTrendingTTL(0))
+	tag := unique("surge")
+	first, err := cached.Hashtags.Trending(ctx, store.MaxLimit)
+	must(t, err)
+	for range 200 { // enough uses today to rank first
+		v := &models.Video{UserID: owner, VideoURL: "https://cdn.example.com/x.mp4", Caption: textPtr("#" + tag)}
+		_, err := live.Videos.Create(ctx, v)
+		must(t, err)
+	}
+	again, err := cached.Hashtags.Trending(ctx, store.MaxLimit)
+	must(t, err)
+	if !slices.Equal(first, again) {
+		t.Fatalf("the cached list changed within its TTL")
+	}
+	now, err := live.Hashtags.Trending(ctx, 1)
+	must(t, err)
+	if len(now) != 1 || now[0].Name != tag || now[0].RecentCount != 200 || now[0].VideoCount != 200 {
+		t.Fatalf("live trending: %+v", now)
+	}
+}
