@@ -17,12 +17,27 @@ import (
 
 // List answers GET /api/videos: newest first (sort=latest, the default) or the For You feed
 // (sort=trending), by cursor or, with ?page=, by offset.
+//
+// ?sound= keeps the videos using that sound (any case), newest first; it does not combine
+// with sort=trending (400), which no index could serve.
 func (v *Videos) List(c *gin.Context) error {
+	sound, err := soundQuery(c)
+	if err != nil {
+		return err
+	}
 	var list func(context.Context, int32, store.PageRequest) (store.Page[store.VideoView], error)
 	switch c.DefaultQuery("sort", "latest") {
 	case "latest", "":
 		list = v.Store.Videos.Latest
+		if sound != "" {
+			list = func(ctx context.Context, viewer int32, req store.PageRequest) (store.Page[store.VideoView], error) {
+				return v.Store.Videos.BySound(ctx, viewer, sound, req)
+			}
+		}
 	case "trending":
+		if sound != "" {
+			return errs.InvalidField("sort", "a sound's videos are listed newest first: leave sort out with sound")
+		}
 		list = v.Store.Videos.Trending
 	default:
 		return errs.InvalidField("sort", "must be latest or trending")

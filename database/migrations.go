@@ -20,6 +20,9 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611250004_constraints_and_indexes", Migrate: addConstraintsAndIndexes, Rollback: dropConstraintsAndIndexes},
 		{ID: "202611250005_trending", Migrate: addTrending, Rollback: dropTrending},
 		{ID: "202611300001_storage_paths", Migrate: addStoragePaths, Rollback: dropStoragePaths},
+		{ID: "202611300002_hashtags", Migrate: addHashtags, Rollback: dropHashtags},
+		{ID: "202611300003_hashtags_backfill", Migrate: backfillHashtags, Rollback: func(*gorm.DB) error { return nil }},
+		{ID: "202611300004_tag_and_sound_pages", Migrate: addTagAndSoundPages, Rollback: dropTagAndSoundPages},
 	}
 }
 

@@ -269,6 +269,13 @@ func New(d Deps) (*gin.Engine, error) {
 	api.GET("/videos/:id/likes", optional, h(videos.Likers))
 	api.GET("/videos/:id/comments", optional, h(comments.ForVideo))
 
+	// Discovery. The static /hashtags/trending wins over /hashtags/:name; a tag named
+	// "trending" is reached as /hashtags/%23trending (or any other case).
+	hashtags := &controllers.Hashtags{Store: data}
+	api.GET("/hashtags/trending", h(hashtags.Trending))
+	api.GET("/hashtags/:name", h(hashtags.Get))
+	api.GET("/hashtags/:name/videos", optional, h(hashtags.Videos))
+
 	api.GET("/comments", optional, h(comments.List))
 	api.POST("/comments", required, h(comments.Create))
 	api.GET("/comments/:id", optional, h(comments.Get))

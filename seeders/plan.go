@@ -42,22 +42,28 @@ const (
 // counter can be written with its row: who owns what, when it was made, and how many likes,
 // comments and followers each item gets. Ids are 1-based; slices are indexed by id-1.
 type plan struct {
-	o                options
-	nowMs, startMs   int64
-	userTime         []int64
-	userVideos       []int32
-	userLikes        []int64 // likes received on all the user's videos
-	userFollowers    []int32
-	userFollowing    []int32
-	videoOwner       []int32
-	videoTime        []int64
-	videoLikes       []int32
-	videoComments    []int32
-	commentUser      []int32
-	commentVideo     []int32
-	commentTime      []int64
-	commentLikes     []int32
-	creatorByRank    []int32 // user id of the creator of each popularity rank
+	o              options
+	nowMs, startMs int64
+	userTime       []int64
+	userVideos     []int32
+	userLikes      []int64 // likes received on all the user's videos
+	userFollowers  []int32
+	userFollowing  []int32
+	videoOwner     []int32
+	videoTime      []int64
+	videoLikes     []int32
+	videoComments  []int32
+	commentUser    []int32
+	commentVideo   []int32
+	commentTime    []int64
+	commentLikes   []int32
+	creatorByRank  []int32 // user id of the creator of each popularity rank
+	// The tags of the videos, filled by writeVideos as it writes the captions: video v's
+	// are videoTags[videoTagEnd[v-1]:videoTagEnd[v]] (indexes into scaleTags), and
+	// tagVideos counts the videos of each tag.
+	videoTags        []uint16
+	videoTagEnd      []uint32
+	tagVideos        []int32
 	followsGenerated int64
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"tiktok/hashtag"
 	"tiktok/models"
 )
 
@@ -30,7 +32,7 @@ const (
 // wipeTables lists every application table; refresh_tokens goes too, since its users go.
 // RESTART IDENTITY makes ids start at 1 again, so a second run gives the same ids (the
 // Prisma seed kept the sequences running and broke on a second run).
-const wipeTables = `TRUNCATE users, videos, comments, video_likes, comment_likes, follows, refresh_tokens RESTART IDENTITY CASCADE`
+const wipeTables = `TRUNCATE users, videos, comments, video_likes, comment_likes, follows, refresh_tokens, hashtags RESTART IDENTITY CASCADE`
 
 var loremSentences = []string{
 	"Lorem ipsum dolor sit amet, consectetur adipiscing elit.",
@@ -122,7 +124,7 @@ func seedSample(ctx context.Context, db *gorm.DB, opts options) (counts, error) 
 				}
 				videos = append(videos, models.Video{
 					UserID:       u.ID,
-					Caption:      ptr(fmt.Sprintf("Video %d from user %d", j, n)),
+					Caption:      ptr(fmt.Sprintf("Video %d from user %d #%s #%s", j, n, hashtags[r.IntN(len(hashtags))], hashtags[r.IntN(6)])),
 					VideoURL:     videoURL,
 					ThumbnailURL: ptr(thumbnail),
 					AudioName:    ptr(fmt.Sprintf("Original Sound - User %d", n)),
@@ -132,8 +134,11 @@ func seedSample(ctx context.Context, db *gorm.DB, opts options) (counts, error) 
 				})
 			}
 		}
-		if err := tx.Create(&videos).Error; err != nil {
+		if err := tx.Omit("Hashtags").Create(&videos).Error; err != nil {
 			return fmt.Errorf("insert videos: %w", err)
+		}
+		if err := insertTags(tx, videos); err != nil {
+			return fmt.Errorf("insert the videos' hashtags: %w", err)
 		}
 
 		comments := make([]models.Comment, sampleComments)
@@ -218,3 +223,30 @@ func later(a, b time.Time) time.Time {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// insertTags stores the hashtags of the videos' captions (hashtag.Parse, as the API does): the
+// names, then the join rows; the triggers count them.
+func insertTags(tx *gorm.DB, videos []models.Video) error {
+	var ids []string
+	var names []string
+	for _, v := range videos {
+		if v.Caption == nil {
+			continue
+		}
+		for _, name := range hashtag.Parse(*v.Caption) {
+			ids = append(ids, strconv.Itoa(int(v.ID)))
+			names = append(names, name) // parser output: letters, digits, '_', no quotes
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	nameArray, idArray := "{"+strings.Join(names, ",")+"}", "{"+strings.Join(ids, ",")+"}"
+	if err := tx.Exec(`INSERT INTO hashtags (name) SELECT DISTINCT n FROM unnest(?::text[]) n ORDER BY n ON CONFLICT DO NOTHING`,
+		nameArray).Error; err != nil {
+		return err
+	}
+	return tx.Exec(`INSERT INTO video_hashtags (video_id, hashtag_id)
+		SELECT p.v, h.id FROM unnest(?::int[], ?::text[]) AS p(v, n) JOIN hashtags h ON h.name = p.n ORDER BY h.id, p.v`,
+		idArray, nameArray).Error
+}

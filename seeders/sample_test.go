@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"tiktok/config"
+	"tiktok/hashtag"
 	"tiktok/internal/apitest"
 	"tiktok/internal/testdb"
 	"tiktok/models"
@@ -52,6 +53,7 @@ func TestSampleModeMakesTheCourseDataset(t *testing.T) {
 	assertNoDuplicatesOrSelfFollows(t, db)
 	assertForeignKeysValid(t, db)
 	testdb.AssertCountersExact(t, db)
+	assertTagsAreTheCaptions(t, db)
 
 	var users []models.User
 	if err := db.Order("id").Find(&users).Error; err != nil {
@@ -71,7 +73,8 @@ func TestSampleModeMakesTheCourseDataset(t *testing.T) {
 	if err := db.Where("user_id = ?", 3).Order("id").Offset(1).First(&video).Error; err != nil {
 		t.Fatal(err)
 	}
-	if deref(video.Caption) != "Video 2 from user 3" ||
+	// The course's caption, with two tags after it.
+	if !strings.HasPrefix(deref(video.Caption), "Video 2 from user 3 #") || len(hashtag.Parse(deref(video.Caption))) == 0 ||
 		video.VideoURL != "https://example.com/videos/user3_video2.mp4" ||
 		deref(video.ThumbnailURL) != "https://example.com/thumbnails/user3_video2.jpg" ||
 		deref(video.AudioName) != "Original Sound - User 3" {

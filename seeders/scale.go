@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 
 // loadedTables are the tables scale mode fills, in an order where each comes after the tables
 // it references.
-var loadedTables = []string{"users", "videos", "comments", "video_likes", "comment_likes", "follows"}
+var loadedTables = []string{"users", "videos", "comments", "video_likes", "comment_likes", "follows",
+	"hashtags", "video_hashtags", "hashtag_daily_uses"}
 
 // seedScale replaces the tables' contents with generated data of the sizes in opts.
 //
@@ -106,12 +108,31 @@ func loadScale(ctx context.Context, c *pgx.Conn, p *plan, hash string, prog *pro
 		{"video_likes", []string{"user_id", "video_id", "created_at"}, p.writeVideoLikes},
 		{"comment_likes", []string{"user_id", "comment_id", "created_at"}, p.writeCommentLikes},
 		{"follows", []string{"follower_id", "following_id", "created_at"}, p.writeFollows},
+		// The tags writeVideos put in the captions: the names with their counts, then the
+		// (video, tag) pairs into a staging table, joined below with the videos for the
+		// created_at and trending_score the join rows copy (the score is computed by
+		// PostgreSQL, so it is taken from the row rather than recomputed here).
+		{"hashtags", []string{"id", "name", "video_count", "created_at"}, p.writeHashtags},
+		{"video_hashtags_load", []string{"video_id", "hashtag_id"}, p.writeVideoHashtags},
+	}
+	if err := exec(`CREATE TEMP TABLE video_hashtags_load (video_id integer, hashtag_id integer) ON COMMIT DROP`); err != nil {
+		return err
 	}
 	for _, l := range loads {
 		if err := copyIn(ctx, pc, l.table, l.cols, prog, l.gen); err != nil {
 			return err
 		}
 	}
+	from = time.Now()
+	if err := exec(`INSERT INTO video_hashtags (video_id, hashtag_id, created_at, trending_score)
+		SELECT s.video_id, s.hashtag_id, v.created_at, v.trending_score FROM video_hashtags_load s JOIN videos v ON v.id = s.video_id`); err != nil {
+		return err
+	}
+	if err := exec(`INSERT INTO hashtag_daily_uses (hashtag_id, day, uses)
+		SELECT hashtag_id, created_at::date, count(*) FROM video_hashtags GROUP BY 1, 2`); err != nil {
+		return err
+	}
+	prog.step("joined the video tags", from)
 
 	for _, k := range keys {
 		from := time.Now()
@@ -124,7 +145,7 @@ func loadScale(ctx context.Context, c *pgx.Conn, p *plan, hash string, prog *pro
 	for _, s := range []struct {
 		table string
 		n     int64
-	}{{"users", p.o.Users}, {"videos", p.o.Videos}, {"comments", p.o.Comments}} {
+	}{{"users", p.o.Users}, {"videos", p.o.Videos}, {"comments", p.o.Comments}, {"hashtags", int64(len(scaleTags))}} {
 		// The ids were written explicitly; move each sequence past them.
 		if err := exec(`SELECT setval(pg_get_serial_sequence($1, 'id'), $2, $3)`, s.table, max(s.n, 1), s.n > 0); err != nil {
 			return err
@@ -135,7 +156,7 @@ func loadScale(ctx context.Context, c *pgx.Conn, p *plan, hash string, prog *pro
 			return err
 		}
 	}
-	if err := exec(`ANALYZE users, videos, comments, video_likes, comment_likes, follows`); err != nil {
+	if err := exec(`ANALYZE users, videos, comments, video_likes, comment_likes, follows, hashtags, video_hashtags, hashtag_daily_uses`); err != nil {
 		return err
 	}
 	prog.step("analyzed", from)
@@ -213,6 +234,7 @@ var (
 		"sunset", "beach", "workout", "day", "in", "my", "life", "cat", "dog", "funny", "moment", "travel", "diary",
 		"tutorial", "makeup", "coding", "at", "night", "study", "with", "me", "new", "song", "cover", "guitar", "street",
 		"food", "tour", "best", "ever", "trying", "this", "trend", "weekend", "reset", "coffee", "art", "process"}
+	// hashtags are the most used tags, most used first; scaleTags adds thousands more.
 	hashtags = []string{"fyp", "foryou", "viral", "dance", "comedy", "food", "travel", "music", "pets", "fitness",
 		"diy", "fashion", "beauty", "gaming", "coding", "art", "study", "nature", "cooking", "sports", "tiktok",
 		"trend", "challenge", "learnontiktok", "booktok", "cats", "dogs", "summer", "vlog", "asmr"}
@@ -248,7 +270,10 @@ func (p *plan) writeUsers(w *binWriter, hash string) {
 
 func (p *plan) writeVideos(w *binWriter) {
 	r := newRand(p.o.Seed, streamVideoText)
-	tags := rand.NewZipf(r, 1.2, 1, uint64(len(hashtags)-1))
+	tags := rand.NewZipf(r, tagSkew, tagZipfV, uint64(len(scaleTags)-1))
+	p.videoTagEnd = make([]uint32, p.o.Videos)
+	p.videoTags = make([]uint16, 0, 2*p.o.Videos)
+	p.tagVideos = make([]int32, len(scaleTags))
 	hits := rand.NewZipf(r, 1.5, 1, uint64(len(sounds)-1))
 	for v := range int(p.o.Videos) {
 		if v%4096 == 0 && w.failed() {
@@ -266,9 +291,19 @@ func (p *plan) writeVideos(w *binWriter) {
 				}
 				b = append(b, captionWords[r.IntN(len(captionWords))]...)
 			}
+			// 1 to 3 tags, each named once (a repeat is dropped, as the parser would count it
+			// once): recorded for writeHashtags and writeVideoHashtags.
+			first := len(p.videoTags)
 			for range 1 + r.IntN(3) {
-				b = append(append(b, " #"...), hashtags[tags.Uint64()]...)
+				t := uint16(tags.Uint64())
+				if slices.Contains(p.videoTags[first:], t) {
+					continue
+				}
+				p.videoTags = append(p.videoTags, t)
+				p.tagVideos[t]++
+				b = append(append(b, " #"...), scaleTags[t]...)
 			}
+			p.videoTagEnd[v] = uint32(len(p.videoTags))
 			return b
 		})
 		w.textf(func(b []byte) []byte {
@@ -346,4 +381,65 @@ func (p *plan) writeFollows(w *binWriter) {
 		w.int4(following)
 		w.timestamp(at)
 	}, w.failed)
+}
+
+// Tags of the scale data: a Zipf law over scaleTags (tagSkew, tagZipfV), so a few tags are on
+// a large share of the videos and most of the thousands on a handful, as on a real platform.
+const (
+	tagSkew  = 1.1
+	tagZipfV = 2.0
+	// scaleTagCount is how many distinct tags the scale data draws from.
+	scaleTagCount = 3000
+)
+
+// scaleTags are hashtags, then two caption words run together ("morningvibes"), then numbered
+// words, up to scaleTagCount names, all distinct and all names the parser keeps as they are.
+var scaleTags = func() []string {
+	names := slices.Clone(hashtags)
+	seen := map[string]bool{}
+	for _, n := range names {
+		seen[n] = true
+	}
+	add := func(n string) {
+		if len(names) < scaleTagCount && !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	for _, a := range captionWords {
+		for _, b := range captionWords {
+			if a != b {
+				add(a + b)
+			}
+		}
+	}
+	for i := 0; len(names) < scaleTagCount; i++ {
+		add(captionWords[i%len(captionWords)] + strconv.Itoa(i))
+	}
+	return names
+}()
+
+func (p *plan) writeHashtags(w *binWriter) {
+	for i, name := range scaleTags {
+		w.row(4)
+		w.int4(int32(i + 1))
+		w.text(name)
+		w.int4(p.tagVideos[i])
+		w.timestamp(p.startMs)
+	}
+}
+
+func (p *plan) writeVideoHashtags(w *binWriter) {
+	start := uint32(0)
+	for v, end := range p.videoTagEnd {
+		if v%4096 == 0 && w.failed() {
+			return
+		}
+		for _, t := range p.videoTags[start:end] {
+			w.row(2)
+			w.int4(int32(v + 1))
+			w.int4(int32(t) + 1)
+		}
+		start = end
+	}
 }

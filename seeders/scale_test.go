@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"tiktok/config"
+	"tiktok/hashtag"
 	"tiktok/internal/testdb"
 )
 
@@ -31,6 +33,14 @@ func TestScaleModeIsCorrectAtASmallSize(t *testing.T) {
 	testdb.AssertCountersExact(t, target)
 	assertNoDuplicatesOrSelfFollows(t, target)
 	assertForeignKeysValid(t, target)
+	assertTagsAreTheCaptions(t, target)
+	// A power law over thousands of tags: the top tag on many videos, most tags on few.
+	if used := count(t, target, `SELECT count(*) FROM hashtags WHERE video_count > 0`); used < 500 {
+		t.Errorf("only %d tags used", used)
+	}
+	if top := count(t, target, `SELECT max(video_count) FROM hashtags`); top < 1000 {
+		t.Errorf("the top tag is on %d videos of 10000; want a heavy head", top)
+	}
 
 	// Keys, indexes, foreign keys and triggers are all back, exactly as the migrations made them.
 	if got, want := schema(t, target), schema(t, db); got != want {
@@ -145,5 +155,31 @@ func mustExec(t *testing.T, db *gorm.DB, q string, args ...any) {
 	t.Helper()
 	if err := db.Exec(q, args...).Error; err != nil {
 		t.Fatalf("%v\n%s", err, q)
+	}
+}
+
+// assertTagsAreTheCaptions checks that every video's stored tags are what the parser finds in
+// its caption.
+func assertTagsAreTheCaptions(t *testing.T, d *gorm.DB) {
+	t.Helper()
+	var rows []struct {
+		ID      int32
+		Caption *string
+		Tags    string
+	}
+	if err := d.Raw(`SELECT v.id, v.caption, COALESCE((SELECT string_agg(h.name, ' ' ORDER BY h.name)
+			FROM video_hashtags vh JOIN hashtags h ON h.id = vh.hashtag_id WHERE vh.video_id = v.id), '') AS tags
+		FROM videos v`).Scan(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		var want []string
+		if r.Caption != nil {
+			want = slices.Clone(hashtag.Parse(*r.Caption))
+		}
+		slices.Sort(want)
+		if r.Tags != strings.Join(want, " ") {
+			t.Fatalf("video %d %q: stored tags %q, the caption has %q", r.ID, *r.Caption, r.Tags, want)
+		}
 	}
 }

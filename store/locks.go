@@ -15,8 +15,13 @@ import (
 //     triggers will move (the followed user, the author of a liked video, the people a
 //     deleted user followed...), each at the strength the write needs (rowLock);
 //  2. then videos, in id order;
-//  3. then comments;
-//  4. then refresh tokens (auth.Service: the user row, then the token).
+//  3. then hashtags, in id order and all of a write's tags in one statement: a caption edit
+//     locks the tags it loses and gains together before changing either (syncVideoTags), a
+//     new video's tags are locked by the counting trigger of its one INSERT, a deleted
+//     video's by the trigger of its cascade (each statement locks its tags sorted by id);
+//     nothing that holds a tag waits for a user, a video or another tag after it;
+//  4. then comments;
+//  5. then refresh tokens (auth.Service: the user row, then the token).
 //
 // A write that waits for a lock then holds only locks that come before it, so no two writes
 // can each hold what the other waits for. Without the order an account deletion deadlocked

@@ -31,6 +31,9 @@ import (
 type Store struct {
 	db    *gorm.DB
 	media MediaURLs
+	// trending is the trending tags as last computed, shared by every store made from this
+	// one (hashtags.go).
+	trending *trendingCache
 
 	Users    *Users
 	Follows  *Follows
@@ -40,6 +43,8 @@ type Store struct {
 	Sessions *Sessions
 	Files    *Files
 	Uploads  *Uploads
+	// Hashtags: tag pages and trending tags (hashtags.go).
+	Hashtags *Hashtags
 }
 
 // Option changes how a store renders what it reads.
@@ -49,6 +54,12 @@ type Option func(*Store)
 // rendered as rows keep them.
 func WithMediaURLs(m MediaURLs) Option {
 	return func(s *Store) { s.media = m }
+}
+
+// WithTrendingTTL sets how long the trending tags are served from memory before they are
+// computed again (DefaultTrendingTTL; 0 computes them on every request).
+func WithTrendingTTL(d time.Duration) Option {
+	return func(s *Store) { s.trending.ttl = d }
 }
 
 // New returns the store on db: every query runs there.
@@ -64,7 +75,7 @@ func New(db *gorm.DB, opts ...Option) *Store { return NewWithReads(db, db, opts.
 // caller's own write (the like's count, the profile or video after its edit or upload, one's
 // own profile).
 func NewWithReads(db, reads *gorm.DB, opts ...Option) *Store {
-	s := &Store{}
+	s := &Store{trending: &trendingCache{ttl: DefaultTrendingTTL}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -75,11 +86,12 @@ func NewWithReads(db, reads *gorm.DB, opts ...Option) *Store {
 // both are the transaction's handle).
 func (s *Store) on(db, reads *gorm.DB) *Store {
 	m := s.media
-	return &Store{db: db, media: m,
+	return &Store{db: db, media: m, trending: s.trending,
 		Users: &Users{db: db, reads: reads, media: m}, Follows: &Follows{db: db, reads: reads, media: m},
 		Videos: &Videos{db: db, reads: reads, media: m}, Comments: &Comments{db: db, reads: reads, media: m},
 		Likes: &Likes{db: db, reads: reads, media: m}, Sessions: &Sessions{db: db},
-		Files: &Files{db: db}, Uploads: &Uploads{db: db}}
+		Files: &Files{db: db}, Uploads: &Uploads{db: db},
+		Hashtags: &Hashtags{db: db, reads: reads, media: m, trending: s.trending}}
 }
 
 // Transact runs fn with a store whose every query runs in one transaction: committed when fn

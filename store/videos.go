@@ -140,6 +140,18 @@ func (s *Videos) Trending(ctx context.Context, viewer int32, req PageRequest) (P
 		}}, req)
 }
 
+// soundMatch is the condition of a sound's videos: the same sound in any case, the expression
+// videos_audio_name_lower_created_at_id_idx leads with.
+const soundMatch = "lower(v.audio_name) = lower(?)"
+
+// BySound is the videos using sound (any case), newest first (GET /api/videos?sound=): one
+// range of videos_audio_name_lower_created_at_id_idx at any depth.
+func (s *Videos) BySound(ctx context.Context, viewer int32, sound string, req PageRequest) (Page[VideoView], error) {
+	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
+		countFrom: "videos v", where: soundMatch, args: []any{sound},
+		resolve: resolveByCreation(s.reads, soundMatch, sound)}, req)
+}
+
 // ByUser is user id's videos, newest first (GET /api/users/:id/videos); NotFound for a
 // missing user.
 func (s *Videos) ByUser(ctx context.Context, viewer, id int32, req PageRequest) (Page[VideoView], error) {
@@ -248,8 +260,8 @@ func (s *Videos) Exists(ctx context.Context, id int32) error {
 	return exists(ctx, s.db, `SELECT id FROM videos WHERE id = ?`, id, errVideoNotFound)
 }
 
-// Create inserts v for its author (ID and timestamps are filled in) and reads it back as the
-// author sees it, in one transaction: the answer is the video as committed, even when the
+// Create inserts v for its author (ID and timestamps are filled in), with the hashtags of its
+// caption, and reads it back as the author sees it, in one transaction: the answer is the video as committed, even when the
 // author's account deletion removes it a moment later. The author's row is locked first (the
 // lock order, locks.go; the count_videos trigger moves its counters): an author deleted
 // meanwhile is errViewerGone, not a failed foreign key.
@@ -260,7 +272,10 @@ func (s *Videos) Create(ctx context.Context, v *models.Video) (VideoView, error)
 			return err
 		}
 		v.ID = 0 // a retried attempt inserts afresh
-		if err := tx.Create(v).Error; err != nil {
+		if err := tx.Omit("Hashtags").Create(v).Error; err != nil {
+			return err
+		}
+		if err := syncVideoTags(tx, v.ID, v.Caption, true); err != nil {
 			return err
 		}
 		var err error
@@ -276,6 +291,7 @@ type VideoUpdate struct {
 }
 
 // Update applies u to video id if viewer owns it: Forbidden otherwise, NotFound when missing.
+// A new caption brings its hashtags in the same transaction.
 func (s *Videos) Update(ctx context.Context, viewer, id int32, u VideoUpdate) error {
 	updates := map[string]any{}
 	if u.Caption.Set {
@@ -299,12 +315,18 @@ func (s *Videos) Update(ctx context.Context, viewer, id int32, u VideoUpdate) er
 			return nil
 		}
 		updates["updated_at"] = time.Now().UTC()
-		return tx.Model(&models.Video{}).Where("id = ?", id).Updates(updates).Error
+		if err := tx.Model(&models.Video{}).Where("id = ?", id).Updates(updates).Error; err != nil {
+			return err
+		}
+		if !u.Caption.Set {
+			return nil
+		}
+		return syncVideoTags(tx, id, u.Caption.Value, false)
 	}))
 }
 
-// Delete removes video id if viewer owns it (Forbidden otherwise). Likes and comments go by
-// cascade and the triggers settle the author's counters. It returns the video's stored files
+// Delete removes video id if viewer owns it (Forbidden otherwise). Likes, comments and its
+// hashtag rows go by cascade and the triggers settle the author's and the tags' counters. It returns the video's stored files
 // (URLs and storage paths), for the caller to delete after the commit, so a rolled-back delete never loses one.
 // The viewer's row is locked before the video's (the lock order, locks.go): count_videos moves
 // the author's counters after the video row is gone.

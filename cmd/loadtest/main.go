@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/loadtest -users 50 -concurrency 32 -duration 30s -mix feed=70,video=15,like=10,comment=5
 //	go run ./cmd/loadtest -mix feedanon=100 -duration 20s       # the latest feed alone
+//	go run ./cmd/loadtest -concurrency 8 -mix tag=1 -tag fyp    # a tag page (also tagtrending, tagdeep, trendingtags, sound)
 //
 // The users must exist with one password: the scale seeder's user1..userN@example.com share
 // "password123" (go run ./seeders -scale). Start the server with RATE_LOGIN_PER_IP=0, or the
@@ -49,9 +50,24 @@ type options struct {
 	mix         map[string]int
 	maxVideoID  int
 	deepPages   int
+	// Discovery: the tag of the tag-page operations, the page tagdeep reads, the sound.
+	tag         string
+	tagDeepPage int
+	sound       string
+	// tagDeepCursor is the cursor of page tagDeepPage of the tag, found at the start.
+	tagDeepCursor string
 }
 
-var knownOps = []string{"feed", "feedanon", "trending", "following", "video", "like", "comment"}
+var knownOps = []string{"feed", "feedanon", "trending", "following", "video", "like", "comment",
+	"tag", "tagtrending", "tagdeep", "trendingtags", "sound"}
+
+// discoveryPaths are the list reads of the discovery operations (tagdeep is "tag" started at
+// a deep cursor; trendingtags is one page).
+func discoveryPaths(o options) map[string]string {
+	tag := "/api/hashtags/" + url.PathEscape(o.tag) + "/videos?limit=10"
+	return map[string]string{"tag": tag, "tagtrending": tag + "&sort=trending", "tagdeep": tag,
+		"trendingtags": "/api/hashtags/trending?limit=20", "sound": "/api/videos?limit=10&sound=" + url.QueryEscape(o.sound)}
+}
 
 func main() {
 	o, err := parseFlags(os.Args[1:])
@@ -81,6 +97,9 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&mix, "mix", "feed=70,video=15,like=10,comment=5", "operation weights: op=weight,...")
 	fs.IntVar(&o.maxVideoID, "max-video-id", 0, "pick video ids from 1..N (0: from the ids the feeds return)")
 	fs.IntVar(&o.deepPages, "deep-pages", 5, "feed reads follow nextCursor up to this many pages")
+	fs.StringVar(&o.tag, "tag", "fyp", "the tag of the tag, tagtrending and tagdeep operations")
+	fs.IntVar(&o.tagDeepPage, "tag-deep-page", 1000, "tagdeep reads this page of the tag (of 10 videos)")
+	fs.StringVar(&o.sound, "sound", "Espresso - Sabrina Carpenter", "the sound of the sound operation")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -280,6 +299,29 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	if o.mix["tagdeep"] > 0 {
+		// Walk to the deep page once; every tagdeep read then starts there.
+		from := time.Now()
+		cursor := ""
+		for page := 1; page < o.tagDeepPage; page++ {
+			path := discoveryPaths(o)["tag"]
+			if cursor != "" {
+				path += "&cursor=" + url.QueryEscape(cursor)
+			}
+			status, body, err := clients[0].do(ctx, "GET", path, nil, false)
+			if err != nil || status != 200 {
+				return fmt.Errorf("walking to page %d of #%s: status %d, %v", o.tagDeepPage, o.tag, status, err)
+			}
+			var p feedPage
+			if err := json.Unmarshal(body, &p); err != nil || p.Pagination.NextCursor == nil {
+				return fmt.Errorf("#%s has fewer than %d pages", o.tag, o.tagDeepPage)
+			}
+			cursor = *p.Pagination.NextCursor
+		}
+		o.tagDeepCursor = cursor
+		fmt.Printf("walked to page %d of #%s in %s\n", o.tagDeepPage, o.tag, time.Since(from).Round(time.Millisecond))
+	}
+
 	runCtx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	var sent atomic.Int64
@@ -296,7 +338,7 @@ func run(ctx context.Context, o options) error {
 				c := clients[r.IntN(len(clients))]
 				op := ops[r.IntN(len(ops))]
 				t0 := time.Now()
-				status, err := step(runCtx, r, c, op, ids, cursors, depth, o.deepPages)
+				status, err := step(runCtx, r, c, op, ids, cursors, depth, o)
 				if runCtx.Err() != nil && err != nil {
 					return // the run ended mid-request; do not count it
 				}
@@ -311,8 +353,38 @@ func run(ctx context.Context, o options) error {
 }
 
 // step runs one operation and returns its status.
-func step(ctx context.Context, r *rand.Rand, c *client, op string, ids *videoIDs, cursors map[string]string, depth map[string]int, deep int) (int, error) {
+func step(ctx context.Context, r *rand.Rand, c *client, op string, ids *videoIDs, cursors map[string]string, depth map[string]int, o options) (int, error) {
+	deep := o.deepPages
 	switch op {
+	case "tagdeep", "trendingtags":
+		path := discoveryPaths(o)[op]
+		if op == "tagdeep" {
+			path += "&cursor=" + url.QueryEscape(o.tagDeepCursor)
+		}
+		status, _, err := c.do(ctx, "GET", path, nil, false)
+		return status, err
+	case "tag", "tagtrending", "sound":
+		// Anonymous reads that follow nextCursor like the feeds.
+		path := discoveryPaths(o)[op]
+		if cur := cursors[op]; cur != "" && depth[op] < deep {
+			path += "&cursor=" + url.QueryEscape(cur)
+			depth[op]++
+		} else {
+			depth[op] = 0
+		}
+		status, body, err := c.do(ctx, "GET", path, nil, false)
+		if err != nil || status != 200 {
+			return status, err
+		}
+		var p feedPage
+		if err := json.Unmarshal(body, &p); err != nil {
+			return status, err
+		}
+		cursors[op] = ""
+		if p.Pagination.NextCursor != nil {
+			cursors[op] = *p.Pagination.NextCursor
+		}
+		return status, nil
 	case "feed", "feedanon", "trending", "following":
 		path := map[string]string{"feed": "/api/videos?limit=10", "feedanon": "/api/videos?limit=10",
 			"trending": "/api/videos?sort=trending&limit=10", "following": "/api/videos/following?limit=10"}[op]
