@@ -40,6 +40,7 @@ type Store struct {
 	Sessions *Sessions
 	Files    *Files
 	Uploads  *Uploads
+	Search   *Search
 }
 
 // Option changes how a store renders what it reads.
@@ -58,7 +59,7 @@ func New(db *gorm.DB, opts ...Option) *Store { return NewWithReads(db, db, opts.
 // read replicas, database.Replicas.DB: a healthy replica, else the primary). Those reads opt
 // in one by one, and are only: the feeds (latest, trending, following), another user's
 // profile, the lists (followers, following, likers, comments, a user's videos and liked
-// videos) and the user search. Everything else stays on db: writes, transactions and every
+// videos), the user search and GET /api/search (search.go). Everything else stays on db: writes, transactions and every
 // read inside them (Transact hands out a store whose reads are the transaction's), auth (a
 // lagging replica must never accept a revoked token), and the answers that must show the
 // caller's own write (the like's count, the profile or video after its edit or upload, one's
@@ -79,7 +80,7 @@ func (s *Store) on(db, reads *gorm.DB) *Store {
 		Users: &Users{db: db, reads: reads, media: m}, Follows: &Follows{db: db, reads: reads, media: m},
 		Videos: &Videos{db: db, reads: reads, media: m}, Comments: &Comments{db: db, reads: reads, media: m},
 		Likes: &Likes{db: db, reads: reads, media: m}, Sessions: &Sessions{db: db},
-		Files: &Files{db: db}, Uploads: &Uploads{db: db}}
+		Files: &Files{db: db}, Uploads: &Uploads{db: db}, Search: &Search{db: db, reads: reads, media: m}}
 }
 
 // Transact runs fn with a store whose every query runs in one transaction: committed when fn
