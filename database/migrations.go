@@ -20,6 +20,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611250004_constraints_and_indexes", Migrate: addConstraintsAndIndexes, Rollback: dropConstraintsAndIndexes},
 		{ID: "202611250005_trending", Migrate: addTrending, Rollback: dropTrending},
 		{ID: "202611300001_storage_paths", Migrate: addStoragePaths, Rollback: dropStoragePaths},
+		{ID: "202611300002_hashtags", Migrate: addHashtags, Rollback: dropHashtags},
 		{ID: "202611300010_search", Migrate: addSearch, Rollback: dropSearch},
 	}
 }

@@ -17,7 +17,8 @@ import (
 //     the dictionary by schema, which is the usual way to index it. Every search expression, in
 //     the indexes and in the queries (store/search.go), is written with it, so they match.
 //   - pg_trgm compares strings by their trigrams: its GIN operator class serves LIKE 'prefix%'
-//     and the similarity operator % on users' usernames and names.
+//     and the similarity operator % on users' usernames and names and on hashtags' names
+//     (lower-case already; lower() keeps the one expression for every name).
 //
 // Videos are searched with full-text search over a stored generated tsvector: the caption
 // (whose #tags are words of it) weighted A, the sound weighted B, in the `simple` configuration
@@ -58,6 +59,7 @@ func addSearch(tx *gorm.DB) error {
 			AS $fn$ SELECT %[1]s.unaccent('%[1]s.unaccent'::regdictionary, $1) $fn$`, quoteIdent(unaccentSchema)),
 		`CREATE INDEX IF NOT EXISTS users_username_trgm_idx ON users USING gin (lower(f_unaccent(username)) `+trgmOps+`)`,
 		`CREATE INDEX IF NOT EXISTS users_name_trgm_idx ON users USING gin (lower(f_unaccent(name)) `+trgmOps+`)`,
+		`CREATE INDEX IF NOT EXISTS hashtags_name_trgm_idx ON hashtags USING gin (lower(f_unaccent(name)) `+trgmOps+`)`,
 	)
 	if err != nil {
 		return err
@@ -126,6 +128,7 @@ func dropSearch(tx *gorm.DB) error {
 	return execAll(tx,
 		`DROP INDEX IF EXISTS videos_search_vector_idx`,
 		`ALTER TABLE videos DROP COLUMN IF EXISTS search_vector`,
+		`DROP INDEX IF EXISTS hashtags_name_trgm_idx`,
 		`DROP INDEX IF EXISTS users_name_trgm_idx`,
 		`DROP INDEX IF EXISTS users_username_trgm_idx`,
 		`DROP FUNCTION IF EXISTS f_unaccent(text)`,

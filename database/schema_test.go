@@ -142,7 +142,36 @@ func TestMigratedSchemaMatchesDesign(t *testing.T) {
 		"index CREATE INDEX users_username_trgm_idx ON public.users USING gin (lower(f_unaccent(username)) gin_trgm_ops)",
 		"index CREATE INDEX users_name_trgm_idx ON public.users USING gin (lower(f_unaccent(name)) gin_trgm_ops)",
 		"index CREATE INDEX videos_search_vector_idx ON public.videos USING gin (search_vector)",
+		"index CREATE INDEX hashtags_name_trgm_idx ON public.hashtags USING gin (lower(f_unaccent(name)) gin_trgm_ops)",
 		"function f_unaccent",
+
+		// Hashtags (migrations_hashtags.go). The names of hashtags.id/name/video_count and
+		// video_hashtags.video_id/hashtag_id/created_at are what search queries rely on.
+		"column hashtags.id integer not null default nextval('hashtags_id_seq'::regclass)",
+		"column hashtags.name text not null",
+		"column hashtags.video_count integer not null default 0",
+		"column hashtags.created_at timestamp(3) without time zone not null default CURRENT_TIMESTAMP",
+		"column video_hashtags.video_id integer not null",
+		"column video_hashtags.hashtag_id integer not null",
+		"column video_hashtags.created_at timestamp(3) without time zone not null default CURRENT_TIMESTAMP",
+		"column hashtag_daily_uses.hashtag_id integer not null",
+		"column hashtag_daily_uses.day date not null",
+		"column hashtag_daily_uses.uses integer not null",
+		"constraint hashtags hashtags_pkey PRIMARY KEY (id)",
+		"constraint hashtags hashtags_name_key UNIQUE (name)",
+		"constraint hashtags hashtags_name_check CHECK (((char_length(name) >= 1) AND (char_length(name) <= 100)))",
+		"constraint video_hashtags video_hashtags_pkey PRIMARY KEY (video_id, hashtag_id)",
+		"constraint video_hashtags video_hashtags_video_id_fkey FOREIGN KEY (video_id) REFERENCES videos(id) ON UPDATE CASCADE ON DELETE CASCADE",
+		"constraint video_hashtags video_hashtags_hashtag_id_fkey FOREIGN KEY (hashtag_id) REFERENCES hashtags(id) ON UPDATE CASCADE ON DELETE CASCADE",
+		"constraint hashtag_daily_uses hashtag_daily_uses_pkey PRIMARY KEY (hashtag_id, day)",
+		"constraint hashtag_daily_uses hashtag_daily_uses_hashtag_id_fkey FOREIGN KEY (hashtag_id) REFERENCES hashtags(id) ON UPDATE CASCADE ON DELETE CASCADE",
+		"index CREATE INDEX video_hashtags_hashtag_id_created_at_idx ON public.video_hashtags USING btree (hashtag_id, created_at DESC, video_id DESC)",
+		"index CREATE INDEX hashtag_daily_uses_day_idx ON public.hashtag_daily_uses USING btree (day, hashtag_id) INCLUDE (uses)",
+		"trigger CREATE TRIGGER hashtags_protect_counts BEFORE INSERT OR UPDATE ON public.hashtags FOR EACH ROW EXECUTE FUNCTION protect_hashtag_counts()",
+		"trigger CREATE TRIGGER video_hashtags_count_insert AFTER INSERT ON public.video_hashtags REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_video_hashtags()",
+		"trigger CREATE TRIGGER video_hashtags_count_delete AFTER DELETE ON public.video_hashtags REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_video_hashtags()",
+		"trigger CREATE TRIGGER video_hashtags_count_update AFTER UPDATE ON public.video_hashtags REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_video_hashtags()",
+		"trigger CREATE TRIGGER video_hashtags_truncate AFTER TRUNCATE ON public.video_hashtags FOR EACH STATEMENT EXECUTE FUNCTION recount_hashtags_after_truncate()",
 	}
 	for _, line := range want {
 		if !strings.Contains("\n"+snap+"\n", "\n"+line+"\n") {

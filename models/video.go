@@ -23,6 +23,10 @@ type Video struct {
 	CommentCount         int32     `gorm:"column:comment_count;type:integer;not null;default:0;<-:false"`
 
 	User *User `gorm:"foreignKey:UserID;constraint:videos_user_id_fkey,OnUpdate:CASCADE,OnDelete:CASCADE"`
+	// Hashtags are the tags parsed from Caption, through the join table video_hashtags (whose
+	// model is VideoHashtag). The store keeps them in step with the caption; API responses
+	// list them from the caption itself (store/views.go).
+	Hashtags []Hashtag `gorm:"many2many:video_hashtags;joinForeignKey:VideoID;joinReferences:HashtagID"`
 }
 
 // TableName pins the table name (Prisma: @@map("videos")).

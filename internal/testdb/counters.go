@@ -16,6 +16,16 @@ var counterChecks = map[string]string{
 	"users.following_count": `SELECT count(*) FROM users u WHERE following_count <> (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)`,
 	"users.video_count":     `SELECT count(*) FROM users u WHERE video_count <> (SELECT count(*) FROM videos v WHERE v.user_id = u.id)`,
 	"users.like_count":      `SELECT count(*) FROM users u WHERE like_count <> (SELECT count(*) FROM video_likes l JOIN videos v ON v.id = l.video_id WHERE v.user_id = u.id)`,
+	"hashtags.video_count":  `SELECT count(*) FROM hashtags h WHERE video_count <> (SELECT count(*) FROM video_hashtags vh WHERE vh.hashtag_id = h.id)`,
+	// hashtag_daily_uses must equal video_hashtags counted per (tag, day of the video), and
+	// video_hashtags.created_at must be its video's created_at.
+	"hashtag_daily_uses.uses": `SELECT count(*) FROM (
+		(SELECT hashtag_id, day, uses FROM hashtag_daily_uses
+			EXCEPT SELECT hashtag_id, created_at::date, count(*)::int FROM video_hashtags GROUP BY 1, 2)
+		UNION ALL
+		(SELECT hashtag_id, created_at::date, count(*)::int FROM video_hashtags GROUP BY 1, 2
+			EXCEPT SELECT hashtag_id, day, uses FROM hashtag_daily_uses)) d`,
+	"video_hashtags.created_at": `SELECT count(*) FROM video_hashtags vh JOIN videos v ON v.id = vh.video_id WHERE vh.created_at <> v.created_at`,
 }
 
 // AssertCountersExact fails the test for every stored counter of db that differs from the
