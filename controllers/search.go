@@ -21,8 +21,11 @@ type Search struct {
 	Store *store.Store
 }
 
-// topUsers is how many users type=top shows above its videos.
-const topUsers = 3
+// How many users and hashtags type=top shows above its videos.
+const (
+	topUsers    = 3
+	topHashtags = 5
+)
 
 // searchText reads ?q=: trimmed, 1 to store.MaxQueryChars characters.
 func searchText(c *gin.Context) (string, error) {
@@ -41,20 +44,27 @@ type searchUsersBody struct {
 	Pagination Pagination          `json:"pagination"`
 }
 
+type searchHashtagsBody struct {
+	Hashtags   []store.HashtagSummary `json:"hashtags"`
+	Pagination Pagination             `json:"pagination"`
+}
+
 type searchVideosBody struct {
 	Videos     []store.VideoView `json:"videos"`
 	Pagination Pagination        `json:"pagination"`
 }
 
-// searchTopBody is type=top: a few users above the videos; the pagination is the videos'. The
-// users come with the first page only (a later page, with a cursor, has none).
+// searchTopBody is type=top: a few users and hashtags above the videos; the pagination is the
+// videos'. The users and hashtags come with the first page only (a later page, with a cursor,
+// has none: they were shown above the first).
 type searchTopBody struct {
-	Users      []store.UserSummary `json:"users"`
-	Videos     []store.VideoView   `json:"videos"`
-	Pagination Pagination          `json:"pagination"`
+	Users      []store.UserSummary    `json:"users"`
+	Hashtags   []store.HashtagSummary `json:"hashtags"`
+	Videos     []store.VideoView      `json:"videos"`
+	Pagination Pagination             `json:"pagination"`
 }
 
-// Search answers GET /api/search?q=&type=top|users|videos&cursor=&limit=.
+// Search answers GET /api/search?q=&type=top|users|videos|hashtags&cursor=&limit=.
 func (s *Search) Search(c *gin.Context) error {
 	q, err := searchText(c)
 	if err != nil {
@@ -62,9 +72,9 @@ func (s *Search) Search(c *gin.Context) error {
 	}
 	kind := c.DefaultQuery("type", "top")
 	switch kind {
-	case "top", "users", "videos", "":
+	case "top", "users", "videos", "hashtags", "":
 	default:
-		return errs.InvalidField("type", "must be top, users or videos")
+		return errs.InvalidField("type", "must be top, users, videos or hashtags")
 	}
 	req, err := cursorPage(c)
 	if err != nil {
@@ -78,6 +88,12 @@ func (s *Search) Search(c *gin.Context) error {
 			return err
 		}
 		c.JSON(http.StatusOK, searchUsersBody{Users: page.Items, Pagination: pagination(page)})
+	case "hashtags":
+		page, err := s.Store.Search.Hashtags(ctx, q, req)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, searchHashtagsBody{Hashtags: page.Items, Pagination: pagination(page)})
 	case "videos":
 		page, err := s.Store.Search.Videos(ctx, viewer, q, req)
 		if err != nil {
@@ -85,13 +101,17 @@ func (s *Search) Search(c *gin.Context) error {
 		}
 		c.JSON(http.StatusOK, searchVideosBody{Videos: page.Items, Pagination: pagination(page)})
 	default: // top
-		body := searchTopBody{Users: []store.UserSummary{}}
+		body := searchTopBody{Users: []store.UserSummary{}, Hashtags: []store.HashtagSummary{}}
 		if req.Cursor == "" {
 			users, err := s.Store.Search.Users(ctx, viewer, q, store.PageRequest{Limit: topUsers})
 			if err != nil {
 				return err
 			}
-			body.Users = users.Items
+			tags, err := s.Store.Search.Hashtags(ctx, q, store.PageRequest{Limit: topHashtags})
+			if err != nil {
+				return err
+			}
+			body.Users, body.Hashtags = users.Items, tags.Items
 		}
 		page, err := s.Store.Search.Videos(ctx, viewer, q, req)
 		if err != nil {
@@ -104,7 +124,8 @@ func (s *Search) Search(c *gin.Context) error {
 }
 
 type suggestBody struct {
-	Users []store.UserSummary `json:"users"`
+	Users    []store.UserSummary    `json:"users"`
+	Hashtags []store.HashtagSummary `json:"hashtags"`
 }
 
 // Suggest answers GET /api/search/suggest?q=: the type-ahead.
@@ -117,6 +138,6 @@ func (s *Search) Suggest(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, suggestBody{Users: got.Users})
+	c.JSON(http.StatusOK, suggestBody{Users: got.Users, Hashtags: got.Hashtags})
 	return nil
 }

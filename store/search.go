@@ -55,6 +55,17 @@ const (
 	suggestUserRank  = `((` + userTier + `) * 2147483648 + u.follower_count)::float8`
 )
 
+// Hashtags rank by tier (2 the exact tag, 1 a prefix, 0 similar only) x 2^41, then similarity
+// in thousandths x 2^31, then video_count; tags no video carries any more are left out.
+const (
+	hashtagMatch = `(lower(f_unaccent(h.name)) LIKE @pat OR lower(f_unaccent(h.name)) % @qn) AND h.video_count > 0`
+	hashtagTier  = `CASE WHEN lower(f_unaccent(h.name)) = @qn THEN 2 WHEN lower(f_unaccent(h.name)) LIKE @pat THEN 1 ELSE 0 END::bigint`
+	hashtagRank  = `((` + hashtagTier + `) * 2199023255552
+		+ round(similarity(lower(f_unaccent(h.name)), @qn) * 1000)::bigint * 2147483648 + h.video_count)::float8`
+	suggestHashtagMatch = `lower(f_unaccent(h.name)) LIKE @pat AND h.video_count > 0`
+	suggestHashtagRank  = `((` + hashtagTier + `) * 2147483648 + h.video_count)::float8`
+)
+
 // The videos' rank is the full-text relevance of the match (ts_rank: a caption match, weight
 // A, counts more than a sound match, weight B) weighed by engagement with the trending
 // score's formula (database/migrations_trending.go) without its age term: x (1 + log10(1 +
@@ -227,16 +238,89 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 		}}, req)
 }
 
+// HashtagSummary is the Hashtag shape of API.md.
+type HashtagSummary struct {
+	Name       string `json:"name"`
+	VideoCount int32  `json:"videoCount"`
+}
+
+type hashtagHit struct {
+	ID         int32   `gorm:"column:id"`
+	Name       string  `gorm:"column:name"`
+	VideoCount int32   `gorm:"column:video_count"`
+	Rank       float64 `gorm:"column:rank"`
+}
+
+// hashtagText is q as a tag: without its leading #s (people type "#dance").
+func hashtagText(q string) string { return strings.TrimSpace(strings.TrimLeft(normalizeQuery(q), "#")) }
+
+// Hashtags is the tags matching q (type=hashtags): the tag itself, then tags starting with
+// it, then similar ones, more used first. Like Users, it runs in a read-only transaction for
+// the similarity threshold.
+func (s *Search) Hashtags(ctx context.Context, q string, req PageRequest) (Page[HashtagSummary], error) {
+	q = hashtagText(q)
+	if q == "" {
+		return Page[HashtagSummary]{Items: []HashtagSummary{}}, nil
+	}
+	req.Page = 0
+	var page Page[HashtagSummary]
+	err := s.reads.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`SET LOCAL pg_trgm.similarity_threshold = ` + similarityThreshold).Error; err != nil {
+			return err
+		}
+		var err error
+		page, err = hashtagPage(ctx, tx, hashtagSearchSpec(tx, q, hashtagMatch, hashtagRank), req)
+		return err
+	})
+	if err != nil {
+		return Page[HashtagSummary]{}, translate(err)
+	}
+	return page, nil
+}
+
+func hashtagSearchSpec(db *gorm.DB, q, match, rank string) listSpec {
+	inner := `SELECT h.id, h.name, h.video_count, ` + rank + ` AS rank FROM hashtags h WHERE ` + match
+	return listSpec{keys: keyset{first: "s.rank", second: "s.id", byScore: true},
+		// A tag has no public id, so a bare numeric cursor names nothing in this list.
+		resolve: func(context.Context, int32) (position, bool, error) { return position{}, false, nil },
+		statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
+			sql, args := withQuery(`SELECT s.id, s.name, s.video_count, s.rank FROM (`+inner+`) s`, q)
+			if keyset != "" {
+				sql += " WHERE " + keyset
+				args = append(args, keysetArgs...)
+			}
+			return sql + " ORDER BY s.rank DESC, s.id DESC LIMIT ?", append(args, limit)
+		}}
+}
+
+func hashtagPage(ctx context.Context, db *gorm.DB, spec listSpec, req PageRequest) (Page[HashtagSummary], error) {
+	hits, err := fetchPage(ctx, db, spec, req, func(db *gorm.DB, sql string, args []any) ([]hashtagHit, error) {
+		var rows []hashtagHit
+		err := db.Raw(sql, args...).Scan(&rows).Error
+		return rows, err
+	}, func(h *hashtagHit) position { return position{Score: h.Rank, ID: h.ID} })
+	if err != nil {
+		return Page[HashtagSummary]{}, err
+	}
+	out := make([]HashtagSummary, len(hits.Items))
+	for i, h := range hits.Items {
+		out[i] = HashtagSummary{Name: h.Name, VideoCount: h.VideoCount}
+	}
+	return withItems(hits, out), nil
+}
+
 // Suggestions is the type-ahead answer: at most SuggestLimit users whose username or name
-// starts with q, exact username first, then more followed.
+// starts with q (exact username first, then more followed) and as many tags starting with it
+// (the tag itself first, then more used).
 type Suggestions struct {
-	Users []UserSummary
+	Users    []UserSummary
+	Hashtags []HashtagSummary
 }
 
 // Suggest answers GET /api/search/suggest.
 func (s *Search) Suggest(ctx context.Context, viewer int32, q string) (Suggestions, error) {
 	q = normalizeQuery(q)
-	out := Suggestions{Users: []UserSummary{}}
+	out := Suggestions{Users: []UserSummary{}, Hashtags: []HashtagSummary{}}
 	if q == "" {
 		return out, nil
 	}
@@ -246,5 +330,13 @@ func (s *Search) Suggest(ctx context.Context, viewer int32, q string) (Suggestio
 		return Suggestions{}, translate(err)
 	}
 	out.Users = page.Items
+	if tag := hashtagText(q); tag != "" {
+		tags, err := hashtagPage(ctx, s.reads, hashtagSearchSpec(s.reads, tag, suggestHashtagMatch, suggestHashtagRank),
+			PageRequest{Limit: SuggestLimit})
+		if err != nil {
+			return Suggestions{}, translate(err)
+		}
+		out.Hashtags = tags.Items
+	}
 	return out, nil
 }

@@ -69,6 +69,62 @@ func searchUsers(t testing.TB, q string, limit int) []int32 {
 	return out
 }
 
+// tagged makes a tag name carried by n new videos (the video_hashtags triggers count them).
+func tagged(t testing.TB, name string, n int) {
+	t.Helper()
+	must(t, db.Exec(`INSERT INTO hashtags (name) VALUES (?)`, name).Error)
+	owner := newUser(t, "tagger").ID
+	for range n {
+		v := captioned(t, owner, "#"+name, "")
+		must(t, db.Exec(`INSERT INTO video_hashtags (video_id, hashtag_id) SELECT ?, id FROM hashtags WHERE name = ?`, v, name).Error)
+	}
+}
+
+func searchHashtags(t testing.TB, q string) []string {
+	t.Helper()
+	p, err := store.New(db).Search.Hashtags(ctx, q, store.PageRequest{Limit: 50})
+	must(t, err)
+	out := []string{}
+	for _, h := range p.Items {
+		out = append(out, h.Name)
+	}
+	return out
+}
+
+func TestHashtagSearchRanksTheTagThenPrefixesThenSimilarByUse(t *testing.T) {
+	m := marker()[:8]
+	tagged(t, m, 1)
+	tagged(t, m+"a", 1)
+	tagged(t, m+"b", 3)
+	similar := m[:4] + "x" + m[5:]
+	tagged(t, similar, 5)
+	tagged(t, m+"gone", 0) // no video carries it any more
+	want := []string{m, m + "b", m + "a", similar}
+	for _, q := range []string{m, "#" + m, strings.ToUpper(m), " ##" + m + " "} {
+		if got := searchHashtags(t, q); !slices.Equal(got, want) {
+			t.Errorf("%q: got %v, want %v", q, got, want)
+		}
+	}
+	tagged(t, "café"+m[2:], 1)
+	if got := searchHashtags(t, "CAFE"+m[2:]); len(got) == 0 || got[0] != "café"+m[2:] {
+		t.Errorf("CAFE... did not find #café... first: %v", got)
+	}
+	tagged(t, "dance", 2)
+	if got := searchHashtags(t, "dnace"); !slices.Contains(got, "dance") {
+		t.Errorf("dnace did not find #dance: %v", got)
+	}
+	// The type-ahead: prefix matches only, the tag itself first.
+	sug, err := store.New(db).Search.Suggest(ctx, 0, "#"+m)
+	must(t, err)
+	var names []string
+	for _, h := range sug.Hashtags {
+		names = append(names, h.Name)
+	}
+	if !slices.Equal(names, []string{m, m + "b", m + "a"}) {
+		t.Errorf("suggest #%s: %v", m, names)
+	}
+}
+
 func searchVideos(t testing.TB, q string) []int32 {
 	t.Helper()
 	p, err := store.New(db).Search.Videos(ctx, 0, q, store.PageRequest{Limit: 50})
@@ -171,6 +227,8 @@ type searchList struct {
 	name  string
 	fetch func(req store.PageRequest) (store.Page[int32], error)
 	all   []int32 // every item the search must return, in any order
+	// noBareCursor: the items have no public id (tags are named), so no numeric cursor.
+	noBareCursor bool
 }
 
 func searchFixture(t *testing.T) []searchList {
@@ -194,6 +252,11 @@ func searchFixture(t *testing.T) []searchList {
 	}
 	like(t, videos[4], 2)
 	like(t, videos[9], 2)
+	var tags []string
+	for i := range 17 {
+		tags = append(tags, fmt.Sprintf("%s%02d", m, i))
+		tagged(t, tags[i], 1+i%3) // pairs of equal rank: the id breaks the tie
+	}
 	st := store.New(db)
 	return []searchList{
 		{name: "users", all: users, fetch: func(req store.PageRequest) (store.Page[int32], error) {
@@ -204,6 +267,15 @@ func searchFixture(t *testing.T) []searchList {
 			p, err := st.Search.Videos(ctx, 0, m, req)
 			return toIDs(p, err, videoID)
 		}},
+		{name: "hashtags", all: ids(t, `SELECT id FROM hashtags WHERE name LIKE ?`, m+"%"), noBareCursor: true,
+			fetch: func(req store.PageRequest) (store.Page[int32], error) {
+				p, err := st.Search.Hashtags(ctx, m, req)
+				out := store.Page[int32]{NextCursor: p.NextCursor, HasNextPage: p.HasNextPage}
+				for _, h := range p.Items {
+					out.Items = append(out.Items, ids(t, `SELECT id FROM hashtags WHERE name = ?`, h.Name)[0])
+				}
+				return out, err
+			}},
 	}
 }
 
@@ -222,6 +294,9 @@ func TestSearchPagesWalkEveryResultOnceInOrder(t *testing.T) {
 		}
 		// A bare numeric cursor starts right after that item.
 		for k := range min(len(whole.Items)-1, 10) {
+			if l.noBareCursor {
+				break
+			}
 			p, err := l.fetch(store.PageRequest{Limit: 3, Cursor: strconv.Itoa(int(whole.Items[k]))})
 			must(t, err)
 			if want := whole.Items[k+1 : min(k+4, len(whole.Items))]; !slices.Equal(p.Items, want) {
@@ -261,8 +336,10 @@ func TestASearchRunsTheSameStatementsForLimitOneAndFifty(t *testing.T) {
 	namedUser(t, m+"x", "")
 	captioned(t, viewer, m, "")
 	captioned(t, viewer, m, "")
+	tagged(t, m+"t", 1)
+	tagged(t, m+"u", 1)
 	// Users: SET LOCAL (the similarity threshold), the page, the viewer's follows. Videos: the
-	// page, the viewer's likes and follows. Suggest: the page and the follows.
+	// page, the viewer's likes and follows. Hashtags: SET LOCAL and the page.
 	checks := []struct {
 		name string
 		want int
@@ -274,7 +351,11 @@ func TestASearchRunsTheSameStatementsForLimitOneAndFifty(t *testing.T) {
 		{"videos", 3, func(limit int) error {
 			return errOnly(st.Search.Videos(ctx, viewer, m, store.PageRequest{Limit: limit}))
 		}},
-		{"suggest", 2, func(int) error { return errOnly(st.Search.Suggest(ctx, viewer, m)) }},
+		{"hashtags", 2, func(limit int) error {
+			return errOnly(st.Search.Hashtags(ctx, m, store.PageRequest{Limit: limit}))
+		}},
+		// The users' page, the viewer's follows, the tags' page.
+		{"suggest", 3, func(int) error { return errOnly(st.Search.Suggest(ctx, viewer, m)) }},
 	}
 	for _, c := range checks {
 		for _, limit := range []int{1, 50} {
@@ -310,6 +391,9 @@ func checkSearchAnswers(t testing.TB, st *store.Store, q string) {
 	}
 	if _, err := st.Search.Videos(ctx, 0, q, store.PageRequest{Limit: 5}); err != nil {
 		t.Fatalf("videos %q: %v", q, err)
+	}
+	if _, err := st.Search.Hashtags(ctx, q, store.PageRequest{Limit: 5}); err != nil {
+		t.Fatalf("hashtags %q: %v", q, err)
 	}
 	if _, err := st.Search.Suggest(ctx, 0, q); err != nil {
 		t.Fatalf("suggest %q: %v", q, err)
