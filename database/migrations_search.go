@@ -60,6 +60,10 @@ func addSearch(tx *gorm.DB) error {
 		`CREATE INDEX IF NOT EXISTS users_username_trgm_idx ON users USING gin (lower(f_unaccent(username)) `+trgmOps+`)`,
 		`CREATE INDEX IF NOT EXISTS users_name_trgm_idx ON users USING gin (lower(f_unaccent(name)) `+trgmOps+`)`,
 		`CREATE INDEX IF NOT EXISTS hashtags_name_trgm_idx ON hashtags USING gin (lower(f_unaccent(name)) `+trgmOps+`)`,
+		// The type-ahead's order among prefix matches: for a short, common prefix PostgreSQL
+		// walks these and stops at the fifth match instead of ranking every match.
+		`CREATE INDEX IF NOT EXISTS users_follower_count_id_idx ON users (follower_count DESC, id DESC)`,
+		`CREATE INDEX IF NOT EXISTS hashtags_video_count_id_idx ON hashtags (video_count DESC, id DESC)`,
 	)
 	if err != nil {
 		return err
@@ -128,6 +132,8 @@ func dropSearch(tx *gorm.DB) error {
 	return execAll(tx,
 		`DROP INDEX IF EXISTS videos_search_vector_idx`,
 		`ALTER TABLE videos DROP COLUMN IF EXISTS search_vector`,
+		`DROP INDEX IF EXISTS hashtags_video_count_id_idx`,
+		`DROP INDEX IF EXISTS users_follower_count_id_idx`,
 		`DROP INDEX IF EXISTS hashtags_name_trgm_idx`,
 		`DROP INDEX IF EXISTS users_name_trgm_idx`,
 		`DROP INDEX IF EXISTS users_username_trgm_idx`,

@@ -144,6 +144,8 @@ func TestMigratedSchemaMatchesDesign(t *testing.T) {
 		"index CREATE INDEX videos_search_vector_idx ON public.videos USING gin (search_vector)",
 		"index CREATE INDEX hashtags_name_trgm_idx ON public.hashtags USING gin (lower(f_unaccent(name)) gin_trgm_ops)",
 		"function f_unaccent",
+		"index CREATE INDEX users_follower_count_id_idx ON public.users USING btree (follower_count DESC, id DESC)",
+		"index CREATE INDEX hashtags_video_count_id_idx ON public.hashtags USING btree (video_count DESC, id DESC)",
 
 		// Hashtags (migrations_hashtags.go). The names of hashtags.id/name/video_count and
 		// video_hashtags.video_id/hashtag_id/created_at are what search queries rely on.

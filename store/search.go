@@ -50,9 +50,8 @@ const (
 		+ round(greatest(similarity(lower(f_unaccent(u.username)), @qn),
 			COALESCE(similarity(lower(f_unaccent(u.name)), @qn), 0)) * 1000)::bigint * 2147483648
 		+ u.follower_count)::float8`
-	// The type-ahead ranks prefix matches only: tier x 2^31, then followers.
+	// The type-ahead takes prefix matches only (Suggest).
 	suggestUserMatch = `(lower(f_unaccent(u.username)) LIKE @pat OR lower(f_unaccent(u.name)) LIKE @pat)`
-	suggestUserRank  = `((` + userTier + `) * 2147483648 + u.follower_count)::float8`
 )
 
 // Hashtags rank by tier (2 the exact tag, 1 a prefix, 0 similar only) x 2^41, then similarity
@@ -63,7 +62,6 @@ const (
 	hashtagRank  = `((` + hashtagTier + `) * 2199023255552
 		+ round(similarity(lower(f_unaccent(h.name)), @qn) * 1000)::bigint * 2147483648 + h.video_count)::float8`
 	suggestHashtagMatch = `lower(f_unaccent(h.name)) LIKE @pat AND h.video_count > 0`
-	suggestHashtagRank  = `((` + hashtagTier + `) * 2147483648 + h.video_count)::float8`
 )
 
 // The videos' rank is the full-text relevance of the match (ts_rank: a caption match, weight
@@ -228,13 +226,18 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 			}
 			return position{Score: ranks[0], ID: id}, true, nil
 		},
+		// The page is cut before the authors are joined: joined first, PostgreSQL would hash
+		// every user to join a few hundred matches.
 		statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
-			sql, args := withQuery(`SELECT `+columns+` FROM (`+inner+`) v JOIN users u ON u.id = v.user_id`, q)
+			page := `SELECT * FROM (` + inner + `) v`
+			sql, args := withQuery(page, q)
 			if keyset != "" {
 				sql += " WHERE " + keyset
 				args = append(args, keysetArgs...)
 			}
-			return sql + " ORDER BY v.rank DESC, v.id DESC LIMIT ?", append(args, limit)
+			sql = `SELECT ` + columns + ` FROM (` + sql + ` ORDER BY v.rank DESC, v.id DESC LIMIT ?) v
+				JOIN users u ON u.id = v.user_id ORDER BY v.rank DESC, v.id DESC`
+			return sql, append(args, limit)
 		}}, req)
 }
 
@@ -310,33 +313,57 @@ func hashtagPage(ctx context.Context, db *gorm.DB, spec listSpec, req PageReques
 }
 
 // Suggestions is the type-ahead answer: at most SuggestLimit users whose username or name
-// starts with q (exact username first, then more followed) and as many tags starting with it
-// (the tag itself first, then more used).
+// starts with q (the exact username first, then more followed) and as many tags starting with
+// it (the tag itself first, then more used).
 type Suggestions struct {
 	Users    []UserSummary
 	Hashtags []HashtagSummary
 }
 
-// Suggest answers GET /api/search/suggest.
+// Suggest answers GET /api/search/suggest. Each list is the exact match (the username, the
+// tag) then the other prefix matches by followers or use: two index reads joined by UNION
+// ALL, the second in the order of users_follower_count_id_idx / hashtags_video_count_id_idx,
+// so a one-letter prefix stops at the fifth match instead of ranking the whole table.
 func (s *Search) Suggest(ctx context.Context, viewer int32, q string) (Suggestions, error) {
 	q = normalizeQuery(q)
 	out := Suggestions{Users: []UserSummary{}, Hashtags: []HashtagSummary{}}
 	if q == "" {
 		return out, nil
 	}
-	page, err := s.userPage(ctx, s.reads, viewer, userSearchSpec(s.reads, q, suggestUserMatch, suggestUserRank),
-		PageRequest{Limit: SuggestLimit})
+	db := s.reads.WithContext(ctx)
+	sql, args := withQuery(`SELECT id, username, name, avatar FROM (
+		(SELECT u.id, u.username, u.name, u.avatar, u.follower_count, 0 AS part FROM users u
+			WHERE lower(f_unaccent(u.username)) = @qn LIMIT 1)
+		UNION ALL
+		(SELECT u.id, u.username, u.name, u.avatar, u.follower_count, 1 FROM users u
+			WHERE `+suggestUserMatch+` AND lower(f_unaccent(u.username)) <> @qn
+			ORDER BY u.follower_count DESC, u.id DESC LIMIT ?)) s
+		ORDER BY part, follower_count DESC, id DESC LIMIT ?`, q)
+	var hits []userHit
+	if err := db.Raw(sql, append(args, SuggestLimit, SuggestLimit)...).Scan(&hits).Error; err != nil {
+		return Suggestions{}, translate(err)
+	}
+	users, err := s.summaries(ctx, s.reads, viewer, hits)
 	if err != nil {
 		return Suggestions{}, translate(err)
 	}
-	out.Users = page.Items
+	out.Users = users
 	if tag := hashtagText(q); tag != "" {
-		tags, err := hashtagPage(ctx, s.reads, hashtagSearchSpec(s.reads, tag, suggestHashtagMatch, suggestHashtagRank),
-			PageRequest{Limit: SuggestLimit})
-		if err != nil {
+		sql, args := withQuery(`SELECT name, video_count FROM (
+			(SELECT h.id, h.name, h.video_count, 0 AS part FROM hashtags h
+				WHERE lower(f_unaccent(h.name)) = @qn AND h.video_count > 0 LIMIT 1)
+			UNION ALL
+			(SELECT h.id, h.name, h.video_count, 1 FROM hashtags h
+				WHERE `+suggestHashtagMatch+` AND lower(f_unaccent(h.name)) <> @qn
+				ORDER BY h.video_count DESC, h.id DESC LIMIT ?)) s
+			ORDER BY part, video_count DESC, id DESC LIMIT ?`, tag)
+		var tags []hashtagHit
+		if err := db.Raw(sql, append(args, SuggestLimit, SuggestLimit)...).Scan(&tags).Error; err != nil {
 			return Suggestions{}, translate(err)
 		}
-		out.Hashtags = tags.Items
+		for _, h := range tags {
+			out.Hashtags = append(out.Hashtags, HashtagSummary{Name: h.Name, VideoCount: h.VideoCount})
+		}
 	}
 	return out, nil
 }
