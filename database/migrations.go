@@ -22,6 +22,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611300001_storage_paths", Migrate: addStoragePaths, Rollback: dropStoragePaths},
 		{ID: "202611300002_hashtags", Migrate: addHashtags, Rollback: dropHashtags},
 		{ID: "202611300010_search", Migrate: addSearch, Rollback: dropSearch},
+		{ID: "202611300011_search_nearest", Migrate: addSearchNearest, Rollback: dropSearchNearest},
 	}
 }
 

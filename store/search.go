@@ -2,10 +2,15 @@ package store
 
 import (
 	"context"
+	"errors"
+	"math"
+	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
+	"tiktok/errs"
 	"tiktok/models"
 )
 
@@ -37,22 +42,26 @@ const SuggestLimit = 5
 // connection is left as it was and any pooled connection or replica behaves the same.
 const similarityThreshold = "0.2"
 
-// The users' rank packs, in one float8 that is exact (an integer below 2^53), the order API.md
-// gives: tier (3 exact username, 2 username prefix, 1 name prefix, 0 similar only) x 2^41,
-// then the trigram similarity in thousandths x 2^31, then the follower count (< 2^31).
+// Users come in four tiers (API.md): 3 the exact username, 2 a username starting with the
+// query, 1 a name starting with it, 0 a username or name similar to it (pg_trgm). Within the
+// tiers 3 to 1 the score is the follower count; within tier 0 it packs, in one float8 that is
+// exact (an integer below 2^53), the trigram similarity in thousandths x 2^31, then the
+// follower count (< 2^31). Each tier is a branch of a UNION ALL in that order with its own
+// LIMIT (userSearchSpec), so a later tier runs only when the earlier ones do not fill the page.
 const (
-	userMatch = `(lower(f_unaccent(u.username)) LIKE @pat OR lower(f_unaccent(u.name)) LIKE @pat
-		OR lower(f_unaccent(u.username)) % @qn OR lower(f_unaccent(u.name)) % @qn)`
-	userTier = `CASE WHEN lower(f_unaccent(u.username)) = @qn THEN 3
-		WHEN lower(f_unaccent(u.username)) LIKE @pat THEN 2
-		WHEN lower(f_unaccent(u.name)) LIKE @pat THEN 1 ELSE 0 END::bigint`
-	userRank = `((` + userTier + `) * 2199023255552
-		+ round(greatest(similarity(lower(f_unaccent(u.username)), @qn),
-			COALESCE(similarity(lower(f_unaccent(u.name)), @qn), 0)) * 1000)::bigint * 2147483648
-		+ u.follower_count)::float8`
+	userName         = `lower(f_unaccent(u.username))`
+	userRealName     = `lower(f_unaccent(u.name))`
+	userSimilarScore = `(round(greatest(similarity(` + userName + `, @qn),
+			COALESCE(similarity(` + userRealName + `, @qn), 0)) * 1000)::bigint * 2147483648 + u.follower_count)::float8`
 	// The type-ahead takes prefix matches only (Suggest).
 	suggestUserMatch = `(lower(f_unaccent(u.username)) LIKE @pat OR lower(f_unaccent(u.name)) LIKE @pat)`
 )
+
+// similarCandidates bounds the similarity tier: the usernames nearest to the query and the
+// names nearest to it, this many of each, found nearest first by the GiST trigram indexes
+// (the <-> operator), then ranked by similarity and followers. Without a bound, a short query
+// similar to most names (every seeded user is userN) would rank the whole table.
+const similarCandidates = 100
 
 // Hashtags rank by tier (2 the exact tag, 1 a prefix, 0 similar only) x 2^41, then similarity
 // in thousandths x 2^31, then video_count; tags no video carries any more are left out.
@@ -64,17 +73,89 @@ const (
 	suggestHashtagMatch = `lower(f_unaccent(h.name)) LIKE @pat AND h.video_count > 0`
 )
 
-// The videos' rank is the full-text relevance of the match (ts_rank: a caption match, weight
-// A, counts more than a sound match, weight B) weighed by engagement with the trending
-// score's formula (database/migrations_trending.go) without its age term: x (1 + log10(1 +
-// likes + 2 comments + views/10)). websearch_to_tsquery never fails on its input: quotes make
-// a phrase, -word excludes, "or" is an alternative, and every other character is a separator.
+// Videos match when their search_vector matches the query (websearch_to_tsquery never fails
+// on its input: quotes make a phrase, -word excludes, "or" is an alternative, and every other
+// character is a separator). They come in two tiers: 1 the videos whose caption (tags
+// included, weight A) matches the query by itself, 0 those that match only with their sound
+// (weight B); within a tier, by trending_score, the engagement-weighted, age-decayed score of
+// the For You feed (database/migrations_trending.go). The order does not depend on the query
+// beyond the tier, so videos_trending_score_id_idx serves it: for a common word PostgreSQL
+// walks that index and stops at the page's last match; for a rare one it reads the matches
+// from the GIN index and sorts that handful. ts_rank, which would read and rank every match
+// of a common word on every page, is not used.
 const (
 	videoQuery = `websearch_to_tsquery('simple', f_unaccent(@q))`
-	videoRank  = `ts_rank(v.search_vector, ` + videoQuery + `)::float8
-		* (1 + log((1 + v.like_count::float8 + 2 * v.comment_count::float8 + v.views / 10)))`
-	videoMatch = `v.search_vector @@ ` + videoQuery
+	// videoCaptionQuery is videoQuery with every lexeme restricted to weight A (the caption):
+	// its text form quotes each lexeme ('it''s', a backslash doubled), and ":A" after the
+	// closing quote restricts it.
+	videoCaptionQuery = `regexp_replace(` + videoQuery + `::text, $re$'([^'\\]|''|\\.)*'$re$, '\&:A', 'g')::tsquery`
+	videoMatch        = `v.search_vector @@ ` + videoQuery
+	videoInCaption    = `v.search_vector @@ ` + videoCaptionQuery
+	// The columns of videoColumns, without the authors (joined after the page is cut).
+	videoSearchColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
+		v.created_at, v.updated_at, v.like_count, v.comment_count, v.trending_score`
 )
+
+// searchStatementTimeout bounds every statement of a search (SET LOCAL in its read
+// transaction): a query shape the indexes do not serve well, from a hostile client or a
+// planner's bad guess, answers 503 after this long instead of holding a connection and a core.
+const searchStatementTimeout = "2s"
+
+// read runs fn in a read transaction on the store's reads with the search's settings, all
+// local to the transaction (so the pooled connection, primary or replica, is left as it was):
+// the trigram similarity threshold, the statement timeout, and plan_cache_mode
+// force_custom_plan. The last matters because pgx prepares statements: after five runs
+// PostgreSQL may switch to a generic plan made without the query text, and the right plan
+// depends on how common the words are (an index walk for a common word, the GIN index and a
+// sort for a rare one). A statement cancelled by the timeout is 503 unavailable.
+func (s *Search) read(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	err := s.reads.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Exec(`SELECT set_config('pg_trgm.similarity_threshold', ?, true),
+			set_config('statement_timeout', ?, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+			similarityThreshold, searchStatementTimeout).Error
+		if err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil {
+		return errs.Unavailable("The search took too long, please retry or search for something more precise", err)
+	}
+	return translate(err)
+}
+
+// tierKeyset is the condition of one tier's branch on a page after the cursor's position
+// (keysetArgs: tier, score, id): "" for every row (a tier below the cursor's, or the first
+// page), cond with (score, id) for the cursor's tier, and ok false for a tier above it (that
+// branch is left out).
+func tierKeyset(tier int32, keysetArgs []any, cond string, score func(float64) any) (sql string, args []any, ok bool) {
+	if len(keysetArgs) != 3 {
+		return "", nil, true
+	}
+	switch after := keysetArgs[0].(int32); {
+	case tier > after:
+		return "", nil, false
+	case tier < after:
+		return "", nil, true
+	}
+	return " AND " + cond, []any{score(keysetArgs[1].(float64)), keysetArgs[2]}, true
+}
+
+// wholeScore is a tier's score as the integer column it is (followers): the keyset condition
+// then compares the column itself, as its index holds it. A cursor's score is one of those
+// integers unless it was forged; a forged one only moves where the page starts.
+func wholeScore(f float64) any {
+	if f >= math.MaxInt32 {
+		return int64(math.MaxInt32)
+	}
+	if f <= math.MinInt32 {
+		return int64(math.MinInt32)
+	}
+	return int64(math.Ceil(f))
+}
+
+func floatScore(f float64) any { return f }
 
 // withQuery expands the query placeholders of sql, in order, into bind parameters: @q is the
 // text as sent, @qn the text lower-cased without accents (as the indexes hold names), @pat
@@ -121,35 +202,86 @@ type userHit struct {
 	Username string  `gorm:"column:username"`
 	Name     *string `gorm:"column:name"`
 	Avatar   *string `gorm:"column:avatar"`
-	Rank     float64 `gorm:"column:rank"`
+	Tier     int32   `gorm:"column:tier"`
+	Score    float64 `gorm:"column:score"`
 }
 
-// userSearchSpec is the keyset list of the users meeting match, by rank.
-func userSearchSpec(db *gorm.DB, q, match, rank string) listSpec {
-	inner := `SELECT u.id, u.username, u.name, u.avatar, ` + rank + ` AS rank FROM users u WHERE ` + match
-	return listSpec{keys: keyset{first: "s.rank", second: "s.id", byScore: true},
+// userTiers are the branches of the users' search, best tier first: each selects the users of
+// its tier (and no other) with their score, ordered by it (each names its columns: the
+// first branch of a page names the result's, and that may be any of them), after the keyset condition {after}.
+var userTiers = []struct {
+	tier  int32
+	sql   string
+	cond  string
+	score func(float64) any
+}{
+	{3, `SELECT u.id, u.username, u.name, u.avatar, 3 AS tier, u.follower_count::float8 AS score FROM users u
+		WHERE ` + userName + ` = @qn{after} ORDER BY u.follower_count DESC, u.id DESC`,
+		`(u.follower_count, u.id) < (?, ?)`, wholeScore},
+	{2, `SELECT u.id, u.username, u.name, u.avatar, 2 AS tier, u.follower_count::float8 AS score FROM users u
+		WHERE ` + userName + ` LIKE @pat AND ` + userName + ` <> @qn{after} ORDER BY u.follower_count DESC, u.id DESC`,
+		`(u.follower_count, u.id) < (?, ?)`, wholeScore},
+	{1, `SELECT u.id, u.username, u.name, u.avatar, 1 AS tier, u.follower_count::float8 AS score FROM users u
+		WHERE ` + userRealName + ` LIKE @pat AND ` + userName + ` NOT LIKE @pat{after} ORDER BY u.follower_count DESC, u.id DESC`,
+		`(u.follower_count, u.id) < (?, ?)`, wholeScore},
+	// The similar users among the nearest candidates (similarCandidates), minus the prefix
+	// matches of the tiers above.
+	{0, `SELECT s.id, s.username, s.name, s.avatar, 0 AS tier, s.score FROM (
+			SELECT u.id, u.username, u.name, u.avatar, ` + userSimilarScore + ` AS score FROM users u
+			WHERE u.id IN (
+				(SELECT u.id FROM users u WHERE ` + userName + ` % @qn ORDER BY ` + userName + ` <-> @qn LIMIT ` + similarLimit + `)
+				UNION
+				(SELECT u.id FROM users u WHERE ` + userRealName + ` % @qn ORDER BY ` + userRealName + ` <-> @qn LIMIT ` + similarLimit + `))
+			AND ` + userName + ` NOT LIKE @pat AND (` + userRealName + ` NOT LIKE @pat) IS NOT FALSE) s
+		WHERE true{after} ORDER BY s.score DESC, s.id DESC`,
+		`(s.score, s.id) < (?, ?)`, floatScore},
+}
+
+var similarLimit = strconv.Itoa(similarCandidates)
+
+// afterCursor is where a tier's branch takes its keyset condition (tierKeyset).
+const afterCursor = "{after}"
+
+// userSearchSpec is the keyset list of the users matching q, by (tier, score, id): the
+// tiers' branches under one LIMIT. PostgreSQL's Append runs the branches in the order written
+// and stops pulling rows at the LIMIT, so a later tier costs nothing while the earlier ones
+// fill the page.
+func userSearchSpec(db *gorm.DB, q string) listSpec {
+	return listSpec{keys: keyset{first: "score", second: "id", byScore: true, tiered: true},
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
-			sql, args := withQuery(`SELECT s.rank FROM (`+inner+` AND u.id = ?) s`, q)
-			var ranks []float64
-			err := db.WithContext(ctx).Raw(sql, append(args, id)...).Scan(&ranks).Error
-			if err != nil || len(ranks) == 0 {
+			sql, args := withQuery(`SELECT t.tier, CASE WHEN t.tier > 0 THEN u.follower_count::float8 ELSE `+userSimilarScore+` END AS score
+				FROM users u CROSS JOIN LATERAL (SELECT CASE WHEN `+userName+` = @qn THEN 3 WHEN `+userName+` LIKE @pat THEN 2
+					WHEN `+userRealName+` LIKE @pat THEN 1 ELSE 0 END AS tier) t
+				WHERE (`+userName+` LIKE @pat OR `+userRealName+` LIKE @pat OR `+userName+` % @qn OR `+userRealName+` % @qn)`, q)
+			sql += ` AND u.id = ?`
+			var rows []struct {
+				Tier  int32   `gorm:"column:tier"`
+				Score float64 `gorm:"column:score"`
+			}
+			err := db.WithContext(ctx).Raw(sql, append(args, id)...).Scan(&rows).Error
+			if err != nil || len(rows) == 0 {
 				return position{}, false, err
 			}
-			return position{Score: ranks[0], ID: id}, true, nil
+			return position{Tier: rows[0].Tier, Score: rows[0].Score, ID: id}, true, nil
 		},
-		statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
-			sql, args := withQuery(`SELECT s.id, s.username, s.name, s.avatar, s.rank FROM (`+inner+`) s`, q)
-			if keyset != "" {
-				sql += " WHERE " + keyset
-				args = append(args, keysetArgs...)
+		statement: func(_ string, keysetArgs []any, limit int) (string, []any) {
+			var branches []string
+			var args []any
+			for _, t := range userTiers {
+				cond, condArgs, ok := tierKeyset(t.tier, keysetArgs, t.cond, t.score)
+				if !ok {
+					continue
+				}
+				sql, qArgs := withQuery(strings.Replace(t.sql, afterCursor, cond, 1), q)
+				branches = append(branches, "("+sql+" LIMIT ?)")
+				args = append(append(append(args, qArgs...), condArgs...), limit)
 			}
-			return sql + " ORDER BY s.rank DESC, s.id DESC LIMIT ?", append(args, limit)
+			return `SELECT * FROM (` + strings.Join(branches, " UNION ALL ") + `) s LIMIT ?`, append(args, limit)
 		}}
 }
 
 // Users is the users matching q (type=users): username and name, exact and prefix matches
-// first, then similar ones, more followed first. It runs in a read-only transaction for the
-// similarity threshold (SET LOCAL).
+// first, then similar ones, more followed first.
 func (s *Search) Users(ctx context.Context, viewer int32, q string, req PageRequest) (Page[UserSummary], error) {
 	q = normalizeQuery(q)
 	if q == "" {
@@ -157,16 +289,13 @@ func (s *Search) Users(ctx context.Context, viewer int32, q string, req PageRequ
 	}
 	req.Page = 0 // keyset pages only
 	var page Page[UserSummary]
-	err := s.reads.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec(`SET LOCAL pg_trgm.similarity_threshold = ` + similarityThreshold).Error; err != nil {
-			return err
-		}
+	err := s.read(ctx, func(tx *gorm.DB) error {
 		var err error
-		page, err = s.userPage(ctx, tx, viewer, userSearchSpec(tx, q, userMatch, userRank), req)
+		page, err = s.userPage(ctx, tx, viewer, userSearchSpec(tx, q), req)
 		return err
 	})
 	if err != nil {
-		return Page[UserSummary]{}, translate(err)
+		return Page[UserSummary]{}, err
 	}
 	return page, nil
 }
@@ -176,7 +305,7 @@ func (s *Search) userPage(ctx context.Context, db *gorm.DB, viewer int32, spec l
 		var rows []userHit
 		err := db.Raw(sql, args...).Scan(&rows).Error
 		return rows, err
-	}, func(h *userHit) position { return position{Score: h.Rank, ID: h.ID} })
+	}, func(h *userHit) position { return position{Tier: h.Tier, Score: h.Score, ID: h.ID} })
 	if err != nil {
 		return Page[UserSummary]{}, err
 	}
@@ -204,41 +333,107 @@ func (s *Search) summaries(ctx context.Context, db *gorm.DB, viewer int32, hits 
 	return out, nil
 }
 
+// videoTiers are the branches of the videos' search: the caption matches, then the sound-only
+// matches, each by (trending_score, id) after the keyset condition {after}.
+var videoTiers = []struct {
+	tier int32
+	sql  string
+}{
+	{1, `SELECT ` + videoSearchColumns + `, 1 AS tier FROM videos v WHERE ` + videoMatch + ` AND ` + videoInCaption +
+		`{after} ORDER BY v.trending_score DESC, v.id DESC`},
+	{0, `SELECT ` + videoSearchColumns + `, 0 FROM videos v WHERE ` + videoMatch + ` AND NOT ` + videoInCaption +
+		`{after} ORDER BY v.trending_score DESC, v.id DESC`},
+}
+
 // Videos is the videos whose caption (tags included) or sound match q (type=videos and
-// the videos of type=top), by relevance weighed by engagement.
+// the videos of type=top): the caption matches first, each tier by engagement and age.
 func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageRequest) (Page[VideoView], error) {
 	q = normalizeQuery(q)
 	if q == "" {
 		return Page[VideoView]{Items: []VideoView{}}, nil
 	}
 	req.Page = 0 // keyset pages only
-	inner := `SELECT v.*, ` + videoRank + ` AS rank FROM videos v WHERE ` + videoMatch
-	// The page's rank stands where the trending score stands in a video row: the position of
-	// a list by score.
-	columns := strings.Replace(videoColumns, "v.trending_score", "v.rank", 1)
-	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: keyset{first: "v.rank", second: "v.id", byScore: true},
-		resolve: func(ctx context.Context, id int32) (position, bool, error) {
-			sql, args := withQuery(`SELECT v.rank FROM (`+inner+` AND v.id = ?) v`, q)
-			var ranks []float64
-			err := s.reads.WithContext(ctx).Raw(sql, append(args, id)...).Scan(&ranks).Error
-			if err != nil || len(ranks) == 0 {
-				return position{}, false, err
-			}
-			return position{Score: ranks[0], ID: id}, true, nil
-		},
-		// The page is cut before the authors are joined: joined first, PostgreSQL would hash
-		// every user to join a few hundred matches.
-		statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
-			page := `SELECT * FROM (` + inner + `) v`
-			sql, args := withQuery(page, q)
-			if keyset != "" {
-				sql += " WHERE " + keyset
-				args = append(args, keysetArgs...)
-			}
-			sql = `SELECT ` + columns + ` FROM (` + sql + ` ORDER BY v.rank DESC, v.id DESC LIMIT ?) v
-				JOIN users u ON u.id = v.user_id ORDER BY v.rank DESC, v.id DESC`
-			return sql, append(args, limit)
-		}}, req)
+	var out Page[VideoView]
+	err := s.read(ctx, func(tx *gorm.DB) error {
+		spec := listSpec{keys: keyset{first: "trending_score", second: "id", byScore: true, tiered: true},
+			resolve: func(ctx context.Context, id int32) (position, bool, error) {
+				sql, args := withQuery(`SELECT v.trending_score, CASE WHEN `+videoInCaption+` THEN 1 ELSE 0 END AS tier
+					FROM videos v WHERE `+videoMatch, q)
+				sql += ` AND v.id = ?`
+				var rows []struct {
+					TrendingScore float64 `gorm:"column:trending_score"`
+					Tier          int32   `gorm:"column:tier"`
+				}
+				err := tx.WithContext(ctx).Raw(sql, append(args, id)...).Scan(&rows).Error
+				if err != nil || len(rows) == 0 {
+					return position{}, false, err
+				}
+				return position{Tier: rows[0].Tier, Score: rows[0].TrendingScore, ID: id}, true, nil
+			},
+			// The page is cut before the authors are joined: joined first, PostgreSQL would
+			// hash every user to join a page of matches.
+			statement: func(_ string, keysetArgs []any, limit int) (string, []any) {
+				var branches []string
+				var args []any
+				for _, t := range videoTiers {
+					cond, condArgs, ok := tierKeyset(t.tier, keysetArgs, `(v.trending_score, v.id) < (?, ?)`, floatScore)
+					if !ok {
+						continue
+					}
+					sql, qArgs := withQuery(strings.Replace(t.sql, afterCursor, cond, 1), q)
+					branches = append(branches, "("+sql+" LIMIT ?)")
+					args = append(append(append(args, qArgs...), condArgs...), limit)
+				}
+				return `SELECT ` + videoColumns + `, v.tier FROM (` + strings.Join(branches, " UNION ALL ") + ` LIMIT ?) v
+					JOIN users u ON u.id = v.user_id ORDER BY v.tier DESC, v.trending_score DESC, v.id DESC`, append(args, limit)
+			}}
+		page, err := fetchPage(ctx, tx, spec, req, scanSearchVideos, func(r *searchVideoRow) position {
+			return position{Tier: r.tier, Score: r.TrendingScore, ID: r.ID}
+		})
+		if err != nil {
+			return err
+		}
+		rows := make([]videoRow, len(page.Items))
+		for i := range page.Items {
+			rows[i] = page.Items[i].videoRow
+		}
+		views, err := videoViews(ctx, tx, s.media, viewer, rows)
+		if err != nil {
+			return err
+		}
+		out = withItems(page, views)
+		return nil
+	})
+	if err != nil {
+		return Page[VideoView]{}, err
+	}
+	return out, nil
+}
+
+// searchVideoRow is a video of a search page with its tier.
+type searchVideoRow struct {
+	videoRow
+	tier int32
+}
+
+// scanSearchVideos scans rows of videoColumns then the tier.
+func scanSearchVideos(db *gorm.DB, sql string, args []any) ([]searchVideoRow, error) {
+	rs, err := db.Raw(sql, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []searchVideoRow
+	for rs.Next() {
+		var r searchVideoRow
+		if err := rs.Scan(&r.ID, &r.UserID, &r.Caption, &r.VideoURL, &r.ThumbnailURL, &r.AudioName, &r.Views,
+			&r.CreatedAt, &r.UpdatedAt, &r.LikeCount, &r.CommentCount, &r.TrendingScore,
+			&r.AuthorUsername, &r.AuthorName, &r.AuthorAvatar, &r.tier); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rs.Err()
 }
 
 // HashtagSummary is the Hashtag shape of API.md.
@@ -267,16 +462,13 @@ func (s *Search) Hashtags(ctx context.Context, q string, req PageRequest) (Page[
 	}
 	req.Page = 0
 	var page Page[HashtagSummary]
-	err := s.reads.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec(`SET LOCAL pg_trgm.similarity_threshold = ` + similarityThreshold).Error; err != nil {
-			return err
-		}
+	err := s.read(ctx, func(tx *gorm.DB) error {
 		var err error
 		page, err = hashtagPage(ctx, tx, hashtagSearchSpec(tx, q, hashtagMatch, hashtagRank), req)
 		return err
 	})
 	if err != nil {
-		return Page[HashtagSummary]{}, translate(err)
+		return Page[HashtagSummary]{}, err
 	}
 	return page, nil
 }

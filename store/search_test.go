@@ -338,8 +338,9 @@ func TestASearchRunsTheSameStatementsForLimitOneAndFifty(t *testing.T) {
 	captioned(t, viewer, m, "")
 	tagged(t, m+"t", 1)
 	tagged(t, m+"u", 1)
-	// Users: SET LOCAL (the similarity threshold), the page, the viewer's follows. Videos: the
-	// page, the viewer's likes and follows. Hashtags: SET LOCAL and the page.
+	// Every search first sets its transaction's settings (store.Search.read: the similarity
+	// threshold, the statement timeout, custom plans). Users: then the page, the viewer's
+	// follows. Videos: the page, the viewer's likes and follows. Hashtags: the page.
 	checks := []struct {
 		name string
 		want int
@@ -348,7 +349,7 @@ func TestASearchRunsTheSameStatementsForLimitOneAndFifty(t *testing.T) {
 		{"users", 3, func(limit int) error {
 			return errOnly(st.Search.Users(ctx, viewer, m, store.PageRequest{Limit: limit}))
 		}},
-		{"videos", 3, func(limit int) error {
+		{"videos", 4, func(limit int) error {
 			return errOnly(st.Search.Videos(ctx, viewer, m, store.PageRequest{Limit: limit}))
 		}},
 		{"hashtags", 2, func(limit int) error {
