@@ -73,24 +73,23 @@ const (
 	suggestHashtagMatch = `lower(f_unaccent(h.name)) LIKE @pat AND h.video_count > 0`
 )
 
-// Videos match when their search_vector matches the query (websearch_to_tsquery never fails
-// on its input: quotes make a phrase, -word excludes, "or" is an alternative, and every other
-// character is a separator). They come in two tiers: 1 the videos whose caption (tags
-// included, weight A) matches the query by itself, 0 those that match only with their sound
-// (weight B); within a tier, by trending_score, the engagement-weighted, age-decayed score of
-// the For You feed (database/migrations_trending.go). The order does not depend on the query
-// beyond the tier, so videos_trending_score_id_idx serves it: for a common word PostgreSQL
-// walks that index and stops at the page's last match; for a rare one it reads the matches
-// from the GIN index and sorts that handful. ts_rank, which would read and rank every match
-// of a common word on every page, is not used.
+// Videos match when their search_vector (the caption with its tags, weight A, and the
+// sound, weight B) matches the query: websearch_to_tsquery never fails on its input (quotes
+// make a phrase, -word excludes, "or" is an alternative, every other character is a
+// separator). They are ordered by trending_score, the For You feed's engagement-weighted,
+// age-decayed score (database/migrations_trending.go): API.md's "relevance weighed by
+// engagement" with relevance as the filter. An order that does not depend on the query is what
+// an index can hold: for a common word PostgreSQL walks videos_trending_score_id_idx and stops
+// at the page's last match, for a rare one it reads the matches from the GIN index and sorts
+// that handful, and a deep page starts at its cursor in the index. ts_rank (the previous order)
+// made every page of a common word read and rank all its matches: seconds for "dance". A
+// tier "caption matches before sound-only matches" was tried and dropped: the GIN index holds
+// no weights, so a caption-only condition is a recheck of every match, and PostgreSQL,
+// estimating it like the plain match, walked the whole trending index for a word found only in
+// sounds (2 s for "sabrina").
 const (
 	videoQuery = `websearch_to_tsquery('simple', f_unaccent(@q))`
-	// videoCaptionQuery is videoQuery with every lexeme restricted to weight A (the caption):
-	// its text form quotes each lexeme ('it''s', a backslash doubled), and ":A" after the
-	// closing quote restricts it.
-	videoCaptionQuery = `regexp_replace(` + videoQuery + `::text, $re$'([^'\\]|''|\\.)*'$re$, '\&:A', 'g')::tsquery`
-	videoMatch        = `v.search_vector @@ ` + videoQuery
-	videoInCaption    = `v.search_vector @@ ` + videoCaptionQuery
+	videoMatch = `v.search_vector @@ ` + videoQuery
 	// The columns of videoColumns, without the authors (joined after the page is cut).
 	videoSearchColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
 		v.created_at, v.updated_at, v.like_count, v.comment_count, v.trending_score`
@@ -333,20 +332,9 @@ func (s *Search) summaries(ctx context.Context, db *gorm.DB, viewer int32, hits 
 	return out, nil
 }
 
-// videoTiers are the branches of the videos' search: the caption matches, then the sound-only
-// matches, each by (trending_score, id) after the keyset condition {after}.
-var videoTiers = []struct {
-	tier int32
-	sql  string
-}{
-	{1, `SELECT ` + videoSearchColumns + `, 1 AS tier FROM videos v WHERE ` + videoMatch + ` AND ` + videoInCaption +
-		`{after} ORDER BY v.trending_score DESC, v.id DESC`},
-	{0, `SELECT ` + videoSearchColumns + `, 0 FROM videos v WHERE ` + videoMatch + ` AND NOT ` + videoInCaption +
-		`{after} ORDER BY v.trending_score DESC, v.id DESC`},
-}
-
 // Videos is the videos whose caption (tags included) or sound match q (type=videos and
-// the videos of type=top): the caption matches first, each tier by engagement and age.
+// the videos of type=top), by trending_score: the match is the filter, the For You feed's
+// score the order, so the trending index serves it (see videoMatch).
 func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageRequest) (Page[VideoView], error) {
 	q = normalizeQuery(q)
 	if q == "" {
@@ -355,85 +343,35 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 	req.Page = 0 // keyset pages only
 	var out Page[VideoView]
 	err := s.read(ctx, func(tx *gorm.DB) error {
-		spec := listSpec{keys: keyset{first: "trending_score", second: "id", byScore: true, tiered: true},
+		spec := listSpec{keys: keyset{first: "v.trending_score", second: "v.id", byScore: true},
 			resolve: func(ctx context.Context, id int32) (position, bool, error) {
-				sql, args := withQuery(`SELECT v.trending_score, CASE WHEN `+videoInCaption+` THEN 1 ELSE 0 END AS tier
-					FROM videos v WHERE `+videoMatch, q)
-				sql += ` AND v.id = ?`
-				var rows []struct {
-					TrendingScore float64 `gorm:"column:trending_score"`
-					Tier          int32   `gorm:"column:tier"`
-				}
-				err := tx.WithContext(ctx).Raw(sql, append(args, id)...).Scan(&rows).Error
-				if err != nil || len(rows) == 0 {
+				sql, args := withQuery(`SELECT v.trending_score FROM videos v WHERE `+videoMatch, q)
+				var scores []float64
+				err := tx.WithContext(ctx).Raw(sql+` AND v.id = ?`, append(args, id)...).Scan(&scores).Error
+				if err != nil || len(scores) == 0 {
 					return position{}, false, err
 				}
-				return position{Tier: rows[0].Tier, Score: rows[0].TrendingScore, ID: id}, true, nil
+				return position{Score: scores[0], ID: id}, true, nil
 			},
 			// The page is cut before the authors are joined: joined first, PostgreSQL would
 			// hash every user to join a page of matches.
-			statement: func(_ string, keysetArgs []any, limit int) (string, []any) {
-				var branches []string
-				var args []any
-				for _, t := range videoTiers {
-					cond, condArgs, ok := tierKeyset(t.tier, keysetArgs, `(v.trending_score, v.id) < (?, ?)`, floatScore)
-					if !ok {
-						continue
-					}
-					sql, qArgs := withQuery(strings.Replace(t.sql, afterCursor, cond, 1), q)
-					branches = append(branches, "("+sql+" LIMIT ?)")
-					args = append(append(append(args, qArgs...), condArgs...), limit)
+			statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
+				sql, args := withQuery(`SELECT `+videoSearchColumns+` FROM videos v WHERE `+videoMatch, q)
+				if keyset != "" {
+					sql += " AND " + keyset
+					args = append(args, keysetArgs...)
 				}
-				return `SELECT ` + videoColumns + `, v.tier FROM (` + strings.Join(branches, " UNION ALL ") + ` LIMIT ?) v
-					JOIN users u ON u.id = v.user_id ORDER BY v.tier DESC, v.trending_score DESC, v.id DESC`, append(args, limit)
+				return `SELECT ` + videoColumns + ` FROM (` + sql + ` ORDER BY v.trending_score DESC, v.id DESC LIMIT ?) v
+					JOIN users u ON u.id = v.user_id ORDER BY v.trending_score DESC, v.id DESC`, append(args, limit)
 			}}
-		page, err := fetchPage(ctx, tx, spec, req, scanSearchVideos, func(r *searchVideoRow) position {
-			return position{Tier: r.tier, Score: r.TrendingScore, ID: r.ID}
-		})
-		if err != nil {
-			return err
-		}
-		rows := make([]videoRow, len(page.Items))
-		for i := range page.Items {
-			rows[i] = page.Items[i].videoRow
-		}
-		views, err := videoViews(ctx, tx, s.media, viewer, rows)
-		if err != nil {
-			return err
-		}
-		out = withItems(page, views)
-		return nil
+		var err error
+		out, err = videoPage(ctx, tx, s.media, viewer, spec, req)
+		return err
 	})
 	if err != nil {
 		return Page[VideoView]{}, err
 	}
 	return out, nil
-}
-
-// searchVideoRow is a video of a search page with its tier.
-type searchVideoRow struct {
-	videoRow
-	tier int32
-}
-
-// scanSearchVideos scans rows of videoColumns then the tier.
-func scanSearchVideos(db *gorm.DB, sql string, args []any) ([]searchVideoRow, error) {
-	rs, err := db.Raw(sql, args...).Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []searchVideoRow
-	for rs.Next() {
-		var r searchVideoRow
-		if err := rs.Scan(&r.ID, &r.UserID, &r.Caption, &r.VideoURL, &r.ThumbnailURL, &r.AudioName, &r.Views,
-			&r.CreatedAt, &r.UpdatedAt, &r.LikeCount, &r.CommentCount, &r.TrendingScore,
-			&r.AuthorUsername, &r.AuthorName, &r.AuthorAvatar, &r.tier); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rs.Err()
 }
 
 // HashtagSummary is the Hashtag shape of API.md.
