@@ -53,6 +53,10 @@ const (
 	userRealName     = `lower(f_unaccent(u.name))`
 	userSimilarScore = `(round(greatest(similarity(` + userName + `, @qn),
 			COALESCE(similarity(` + userRealName + `, @qn), 0)) * 1000)::bigint * 2147483648 + u.follower_count)::float8`
+	// userNameIsQuery is the exact username: equality written as the btree pattern operators
+	// (byte-wise, as = is for these strings), which only users_username_folded_idx serves; with
+	// "=", PostgreSQL took the GiST trigram index, which answers it in 10 to 30 ms.
+	userNameIsQuery = `(` + userName + ` ~>=~ @qn AND ` + userName + ` ~<=~ @qn)`
 	// The type-ahead takes prefix matches only (Suggest).
 	suggestUserMatch = `(lower(f_unaccent(u.username)) LIKE @pat OR lower(f_unaccent(u.name)) LIKE @pat)`
 )
@@ -61,7 +65,7 @@ const (
 // names nearest to it, this many of each, found nearest first by the GiST trigram indexes
 // (the <-> operator), then ranked by similarity and followers. Without a bound, a short query
 // similar to most names (every seeded user is userN) would rank the whole table.
-const similarCandidates = 100
+const similarCandidates = 50
 
 // Hashtags rank by tier (2 the exact tag, 1 a prefix, 0 similar only) x 2^41, then similarity
 // in thousandths x 2^31, then video_count; tags no video carries any more are left out.
@@ -215,7 +219,7 @@ var userTiers = []struct {
 	score func(float64) any
 }{
 	{3, `SELECT u.id, u.username, u.name, u.avatar, 3 AS tier, u.follower_count::float8 AS score FROM users u
-		WHERE ` + userName + ` = @qn{after} ORDER BY u.follower_count DESC, u.id DESC`,
+		WHERE ` + userNameIsQuery + `{after} ORDER BY u.follower_count DESC, u.id DESC`,
 		`(u.follower_count, u.id) < (?, ?)`, wholeScore},
 	{2, `SELECT u.id, u.username, u.name, u.avatar, 2 AS tier, u.follower_count::float8 AS score FROM users u
 		WHERE ` + userName + ` LIKE @pat AND ` + userName + ` <> @qn{after} ORDER BY u.follower_count DESC, u.id DESC`,
@@ -463,7 +467,7 @@ func (s *Search) Suggest(ctx context.Context, viewer int32, q string) (Suggestio
 	db := s.reads.WithContext(ctx)
 	sql, args := withQuery(`SELECT id, username, name, avatar FROM (
 		(SELECT u.id, u.username, u.name, u.avatar, u.follower_count, 0 AS part FROM users u
-			WHERE lower(f_unaccent(u.username)) = @qn LIMIT 1)
+			WHERE `+userNameIsQuery+` LIMIT 1)
 		UNION ALL
 		(SELECT u.id, u.username, u.name, u.avatar, u.follower_count, 1 FROM users u
 			WHERE `+suggestUserMatch+` AND lower(f_unaccent(u.username)) <> @qn
