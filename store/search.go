@@ -19,11 +19,12 @@ import (
 // database/migrations_search.go; the expressions below repeat theirs exactly
 // (lower(f_unaccent(username)), the videos' search_vector), or no index could serve them.
 //
-// Each result list is a keyset page over (rank, id), both descending, through fetchPage. The
-// rank is computed from the row and the query alone, never from the clock or the page, so the
-// same query ranks the same rows the same way on every request and a cursor ("s1:<rank>:<id>",
-// the score cursor of the trending feed) resumes exactly after the last item. A row whose
-// counters change between two pages may move, as it does in the trending feed.
+// Each result list is a keyset page through fetchPage: videos over (trending_score, id), users
+// over (tier, score, id), hashtags over (rank, id), all descending. A position is computed from
+// the row and the query alone, never from the clock or the page, so the same query orders the
+// same rows the same way on every request and a cursor ("s1:<score>:<id>", the trending feed's,
+// or "t1:<tier>:<score>:<id>") resumes exactly after the last item. A row whose counters change
+// between two pages may move, as it does in the trending feed.
 type Search struct {
 	db    *gorm.DB
 	reads *gorm.DB
