@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -29,6 +30,8 @@ type Search struct {
 	db    *gorm.DB
 	reads *gorm.DB
 	media MediaURLs
+	// timeout is the statement timeout of a search ("" is searchStatementTimeout; tests set less).
+	timeout string
 }
 
 // MaxQueryChars is the longest search text API.md accepts (runes).
@@ -116,7 +119,7 @@ func (s *Search) read(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	err := s.reads.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		err := tx.Exec(`SELECT set_config('pg_trgm.similarity_threshold', ?, true),
 			set_config('statement_timeout', ?, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
-			similarityThreshold, searchStatementTimeout).Error
+			similarityThreshold, cmp.Or(s.timeout, searchStatementTimeout)).Error
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"gorm.io/gorm"
+
+	"tiktok/errs"
 	"tiktok/models"
 	"tiktok/store"
 )
@@ -420,3 +423,28 @@ func FuzzSearch(f *testing.F) {
 
 // validText is what middleware.CheckQuery lets through: UTF-8 without NUL.
 func validText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// A search statement that runs past the timeout is cancelled and answers 503 unavailable; the
+// transaction has the search's settings, and they end with it.
+func TestASearchPastItsStatementTimeoutIsUnavailable(t *testing.T) {
+	st := store.New(db)
+	var settings []string
+	err := store.SearchRead(st, ctx, "50ms", func(tx *gorm.DB) error {
+		if err := tx.Raw(`SELECT current_setting('plan_cache_mode') || ' ' || current_setting('statement_timeout')
+			|| ' ' || current_setting('pg_trgm.similarity_threshold')`).Scan(&settings).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`SELECT pg_sleep(2)`).Error
+	})
+	if !errs.Is(err, errs.KindUnavailable) {
+		t.Fatalf("a 2 s statement under a 50 ms timeout: %v, want unavailable", err)
+	}
+	if len(settings) != 1 || settings[0] != "force_custom_plan 50ms 0.2" {
+		t.Fatalf("settings in the transaction: %q", settings)
+	}
+	var after []string
+	must(t, db.Raw(`SELECT current_setting('plan_cache_mode')`).Scan(&after).Error)
+	if len(after) != 1 || after[0] != "auto" {
+		t.Fatalf("plan_cache_mode after the transaction: %q", after)
+	}
+}
