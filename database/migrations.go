@@ -23,6 +23,8 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611300002_hashtags", Migrate: addHashtags, Rollback: dropHashtags},
 		{ID: "202611300003_hashtags_backfill", Migrate: backfillHashtags, Rollback: func(*gorm.DB) error { return nil }},
 		{ID: "202611300004_tag_and_sound_pages", Migrate: addTagAndSoundPages, Rollback: dropTagAndSoundPages},
+		{ID: "202611300010_search", Migrate: addSearch, Rollback: dropSearch},
+		{ID: "202611300011_search_nearest", Migrate: addSearchNearest, Rollback: dropSearchNearest},
 	}
 }
 

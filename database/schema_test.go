@@ -136,6 +136,16 @@ func TestMigratedSchemaMatchesDesign(t *testing.T) {
 		"index CREATE INDEX follows_following_id_created_at_idx ON public.follows USING btree (following_id, created_at DESC, follower_id DESC)",
 		"index CREATE INDEX video_likes_video_id_created_at_idx ON public.video_likes USING btree (video_id, created_at DESC, user_id DESC)",
 		"index CREATE UNIQUE INDEX refresh_tokens_token_hash_key ON public.refresh_tokens USING btree (token_hash)",
+		// Search (migrations_search.go): trigram indexes on the normalized names, the videos'
+		// stored tsvector and its GIN index, the IMMUTABLE unaccent wrapper.
+		"column videos.search_vector tsvector null default (setweight(to_tsvector('simple'::regconfig, f_unaccent(COALESCE(caption, ''::text))), 'A'::\"char\") || setweight(to_tsvector('simple'::regconfig, f_unaccent(COALESCE(audio_name, ''::text))), 'B'::\"char\"))",
+		"index CREATE INDEX users_username_trgm_idx ON public.users USING gin (lower(f_unaccent(username)) gin_trgm_ops)",
+		"index CREATE INDEX users_name_trgm_idx ON public.users USING gin (lower(f_unaccent(name)) gin_trgm_ops)",
+		"index CREATE INDEX videos_search_vector_idx ON public.videos USING gin (search_vector)",
+		"index CREATE INDEX hashtags_name_trgm_idx ON public.hashtags USING gin (lower(f_unaccent(name)) gin_trgm_ops)",
+		"function f_unaccent",
+		"index CREATE INDEX users_follower_count_id_idx ON public.users USING btree (follower_count DESC, id DESC)",
+		"index CREATE INDEX hashtags_video_count_id_idx ON public.hashtags USING btree (video_count DESC, id DESC)",
 
 		// Hashtags (migrations_hashtags.go). The names of hashtags.id/name/video_count and
 		// video_hashtags.video_id/hashtag_id/created_at are what search queries rely on.

@@ -236,6 +236,7 @@ func New(d Deps) (*gin.Engine, error) {
 	follows := &controllers.Follows{Store: data}
 	videos := &controllers.Videos{Store: data, Files: files, MaxVideoBytes: maxVideoBytes(d.Config)}
 	comments := &controllers.Comments{Store: data}
+	search := &controllers.Search{Store: data}
 
 	// Every query parameter of the API is clean text before a handler reads it.
 	api := r.Group("/api", middleware.CheckQuery())
@@ -283,6 +284,9 @@ func New(d Deps) (*gin.Engine, error) {
 	api.DELETE("/comments/:id", required, h(comments.Delete))
 	api.POST("/comments/:id/like", required, h(comments.Like))
 	api.DELETE("/comments/:id/like", required, h(comments.Unlike))
+
+	api.GET("/search", optional, h(search.Search))
+	api.GET("/search/suggest", optional, h(search.Suggest))
 
 	spec, err := docs.SpecJSON()
 	if err != nil {

@@ -47,6 +47,8 @@ type position struct {
 	At    time.Time
 	Score float64
 	ID    int32
+	// Tier is the leading key of a tiered list (keyset.tiered): higher tiers come first.
+	Tier int32
 }
 
 // keyset is the order of a list: two columns, both descending, the second an id that breaks
@@ -55,6 +57,10 @@ type keyset struct {
 	first, second string
 	// byScore says first is a float score, not a time: it changes the cursor's encoding.
 	byScore bool
+	// tiered says the list is ordered by (tier, score, id), all descending: a few ordered
+	// parts (the search's match tiers), each by its score (byScore is implied). Its statement
+	// writes the condition of each part itself from the cursor's three values.
+	tiered bool
 }
 
 // listSpec describes one list; fetchPage does the rest (cursor or offset mode, limit + 1,
@@ -106,7 +112,10 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 			return page, err
 		}
 		keysetCond = "(" + spec.keys.first + ", " + spec.keys.second + ") < (?, ?)"
-		if spec.keys.byScore {
+		if spec.keys.tiered {
+			keysetCond = "(tier, " + spec.keys.first + ", " + spec.keys.second + ") < (?, ?, ?)"
+			keysetArgs = []any{after.Tier, after.Score, after.ID}
+		} else if spec.keys.byScore {
 			keysetArgs = []any{after.Score, after.ID}
 		} else {
 			keysetArgs = []any{after.At.UTC(), after.ID}
@@ -150,6 +159,9 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 	if len(rows) > limit {
 		rows = rows[:limit]
 		next := encodeCursor(pos(&rows[limit-1]), spec.keys.byScore)
+		if spec.keys.tiered {
+			next = encodeTieredCursor(pos(&rows[limit-1]))
+		}
 		page.NextCursor, page.HasNextPage = &next, true
 	}
 	page.Items = rows
@@ -184,6 +196,9 @@ func parseCursor(ctx context.Context, s string, spec listSpec) (position, error)
 		return p, nil
 	}
 	p, ok := decodeCursor(s, spec.keys.byScore)
+	if spec.keys.tiered {
+		p, ok = decodeTieredCursor(s)
+	}
 	if !ok {
 		return position{}, badCursor()
 	}
@@ -201,7 +216,39 @@ func badCursor() error {
 const (
 	timeCursorPrefix  = "v1"
 	scoreCursorPrefix = "s1"
+	// tieredCursorPrefix: "t1:<tier>:<score>:<id>", the position in a tiered list.
+	tieredCursorPrefix = "t1"
 )
+
+// maxTier bounds the tier a cursor may name (the search lists have at most four).
+const maxTier = 9
+
+func encodeTieredCursor(p position) string {
+	raw := tieredCursorPrefix + ":" + strconv.Itoa(int(p.Tier)) + ":" +
+		strconv.FormatFloat(p.Score, 'g', -1, 64) + ":" + strconv.Itoa(int(p.ID))
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func decodeTieredCursor(s string) (position, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return position{}, false
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 4 || parts[0] != tieredCursorPrefix {
+		return position{}, false
+	}
+	tier, err := strconv.Atoi(parts[1])
+	if err != nil || tier < 0 || tier > maxTier || parts[1] != strconv.Itoa(tier) {
+		return position{}, false
+	}
+	p, ok := decodeCursor(base64.RawURLEncoding.EncodeToString([]byte(scoreCursorPrefix+":"+parts[2]+":"+parts[3])), true)
+	if !ok {
+		return position{}, false
+	}
+	p.Tier = int32(tier)
+	return p, true
+}
 
 func encodeCursor(p position, byScore bool) string {
 	var raw string

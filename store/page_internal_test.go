@@ -52,3 +52,22 @@ func TestTimestampIsJavaScriptISO(t *testing.T) {
 		t.Fatalf("got %s", b)
 	}
 }
+
+func TestTieredCursorsRoundTripAndRefuseOthers(t *testing.T) {
+	p := position{Tier: 2, Score: 1.2345678901234567e+12, ID: 99}
+	got, ok := decodeTieredCursor(encodeTieredCursor(p))
+	if !ok || got.Tier != 2 || got.Score != p.Score || got.ID != 99 {
+		t.Fatalf("tiered cursor round trip: %+v %v", got, ok)
+	}
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	for _, bad := range []string{encodeCursor(p, true), encodeCursor(p, false), b64("t1:2:1:0"), b64("t1:-1:1:1"),
+		b64("t1:10:1:1"), b64("t1:02:1:1"), b64("t1:+2:1:1"), b64("t1:x:1:1"), b64("t1:1:NaN:1"), b64("t1:1:1e999:1"),
+		b64("t1:1:1"), b64("t1:1:1:1:1"), b64("t1:1:1:99999999999")} {
+		if _, ok := decodeTieredCursor(bad); ok {
+			t.Errorf("tiered cursor %q decoded", bad)
+		}
+	}
+	if _, ok := decodeCursor(encodeTieredCursor(p), true); ok {
+		t.Error("a tiered cursor was taken by the trending list")
+	}
+}

@@ -45,6 +45,7 @@ type Store struct {
 	Uploads  *Uploads
 	// Hashtags: tag pages and trending tags (hashtags.go).
 	Hashtags *Hashtags
+	Search   *Search
 }
 
 // Option changes how a store renders what it reads.
@@ -69,7 +70,7 @@ func New(db *gorm.DB, opts ...Option) *Store { return NewWithReads(db, db, opts.
 // read replicas, database.Replicas.DB: a healthy replica, else the primary). Those reads opt
 // in one by one, and are only: the feeds (latest, trending, following), another user's
 // profile, the lists (followers, following, likers, comments, a user's videos and liked
-// videos) and the user search. Everything else stays on db: writes, transactions and every
+// videos), the user search and GET /api/search (search.go). Everything else stays on db: writes, transactions and every
 // read inside them (Transact hands out a store whose reads are the transaction's), auth (a
 // lagging replica must never accept a revoked token), and the answers that must show the
 // caller's own write (the like's count, the profile or video after its edit or upload, one's
@@ -91,7 +92,8 @@ func (s *Store) on(db, reads *gorm.DB) *Store {
 		Videos: &Videos{db: db, reads: reads, media: m}, Comments: &Comments{db: db, reads: reads, media: m},
 		Likes: &Likes{db: db, reads: reads, media: m}, Sessions: &Sessions{db: db},
 		Files: &Files{db: db}, Uploads: &Uploads{db: db},
-		Hashtags: &Hashtags{db: db, reads: reads, media: m, trending: s.trending}}
+		Hashtags: &Hashtags{db: db, reads: reads, media: m, trending: s.trending},
+		Search:   &Search{db: db, reads: reads, media: m}}
 }
 
 // Transact runs fn with a store whose every query runs in one transaction: committed when fn

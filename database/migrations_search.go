@@ -1,0 +1,175 @@
+package database
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+)
+
+// --- 202611300010_search -------------------------------------------------------------------
+// Search (API.md, "Discovery") is case- and accent-insensitive and tolerates typos. Two
+// extensions that ship with PostgreSQL's contrib do the work:
+//
+//   - unaccent strips accents ("Café" -> "Cafe"). unaccent() is only STABLE (its dictionary
+//     could change), so an index cannot call it; f_unaccent is the IMMUTABLE wrapper that names
+//     the dictionary by schema, which is the usual way to index it. Every search expression, in
+//     the indexes and in the queries (store/search.go), is written with it, so they match.
+//   - pg_trgm compares strings by their trigrams: its GIN operator class serves LIKE 'prefix%'
+//     and the similarity operator % on users' usernames and names and on hashtags' names
+//     (lower-case already; lower() keeps the one expression for every name).
+//
+// Videos are searched with full-text search over a stored generated tsvector: the caption
+// (whose #tags are words of it) weighted A, the sound weighted B, in the `simple` configuration
+// (no stemming, no stop words, so every language works) after f_unaccent. Stored rather than
+// an expression index because the ranking (ts_rank) reads the vector of every match: an
+// expression index would make each of them re-parse its caption. Like trending_score it is
+// computed by PostgreSQL on every insert and update, whoever writes, and the models leave it
+// out (GORM never writes it; AutoMigrate never touches a column the models do not name).
+//
+// Creating an extension needs the CREATE privilege on the database (both are "trusted"
+// extensions since PostgreSQL 13) or a superuser. Where the migration's role cannot, the
+// migration fails, and with it the server's start, with a message naming the statements a
+// superuser must run once; after that the migration finds them and goes on.
+
+const searchVectorExpr = `setweight(to_tsvector('simple'::regconfig, f_unaccent(COALESCE(caption, ''))), 'A') || ` +
+	`setweight(to_tsvector('simple'::regconfig, f_unaccent(COALESCE(audio_name, ''))), 'B')`
+
+func addSearch(tx *gorm.DB) error {
+	for _, ext := range []string{"pg_trgm", "unaccent"} {
+		if err := createExtension(tx, ext); err != nil {
+			return err
+		}
+	}
+	// The schemas the extensions live in (public here; "extensions" on some managed services):
+	// the wrapper and the operator class are named with them, so neither depends on search_path.
+	unaccentSchema, err := extensionSchema(tx, "unaccent")
+	if err != nil {
+		return err
+	}
+	trgmSchema, err := extensionSchema(tx, "pg_trgm")
+	if err != nil {
+		return err
+	}
+	trgmOps := quoteIdent(trgmSchema) + ".gin_trgm_ops"
+	err = execAll(tx,
+		fmt.Sprintf(`CREATE OR REPLACE FUNCTION f_unaccent(text) RETURNS text
+			LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+			AS $fn$ SELECT %[1]s.unaccent('%[1]s.unaccent'::regdictionary, $1) $fn$`, quoteIdent(unaccentSchema)),
+		`CREATE INDEX IF NOT EXISTS users_username_trgm_idx ON users USING gin (lower(f_unaccent(username)) `+trgmOps+`)`,
+		`CREATE INDEX IF NOT EXISTS users_name_trgm_idx ON users USING gin (lower(f_unaccent(name)) `+trgmOps+`)`,
+		`CREATE INDEX IF NOT EXISTS hashtags_name_trgm_idx ON hashtags USING gin (lower(f_unaccent(name)) `+trgmOps+`)`,
+		// The type-ahead's order among prefix matches: for a short, common prefix PostgreSQL
+		// walks these and stops at the fifth match instead of ranking every match.
+		`CREATE INDEX IF NOT EXISTS users_follower_count_id_idx ON users (follower_count DESC, id DESC)`,
+		`CREATE INDEX IF NOT EXISTS hashtags_video_count_id_idx ON hashtags (video_count DESC, id DESC)`,
+	)
+	if err != nil {
+		return err
+	}
+	var n int64
+	if err := tx.Raw(`SELECT count(*) FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'videos' AND column_name = 'search_vector'`).Scan(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		if err := execAll(tx, `ALTER TABLE videos ADD COLUMN search_vector tsvector
+			GENERATED ALWAYS AS (`+searchVectorExpr+`) STORED`); err != nil {
+			return err
+		}
+	}
+	return execAll(tx, `CREATE INDEX IF NOT EXISTS videos_search_vector_idx ON videos USING gin (search_vector)`)
+}
+
+// createExtension creates ext unless it exists; a refusal for want of privilege says what a
+// superuser must run.
+func createExtension(tx *gorm.DB, ext string) error {
+	var n int64
+	if err := tx.Raw(`SELECT count(*) FROM pg_extension WHERE extname = ?`, ext).Scan(&n).Error; err != nil || n > 0 {
+		return err
+	}
+	err := tx.Exec(`CREATE EXTENSION IF NOT EXISTS ` + ext).Error
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42501" || pgErr.Code == "0A000" || pgErr.Code == "58P01") {
+		// 42501 insufficient privilege; 0A000 / 58P01: the extension is not installed (no contrib).
+		return fmt.Errorf("search needs the PostgreSQL extensions pg_trgm and unaccent, and this role cannot create %s (%s). "+
+			"Run once as a superuser in this database: CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE EXTENSION IF NOT EXISTS unaccent; "+
+			"(on Debian/Ubuntu they come with the postgresql-contrib package), then start again: %w", ext, pgErr.Message, err)
+	}
+	return err
+}
+
+func extensionSchema(tx *gorm.DB, ext string) (string, error) {
+	var schema []string
+	if err := tx.Raw(`SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = ?`, ext).
+		Scan(&schema).Error; err != nil {
+		return "", err
+	}
+	if len(schema) == 0 {
+		return "", fmt.Errorf("extension %s is not installed", ext)
+	}
+	return schema[0], nil
+}
+
+// quoteIdent quotes a schema name for SQL text (names from the catalog, never from a client).
+func quoteIdent(s string) string {
+	out := `"`
+	for _, r := range s {
+		if r == '"' {
+			out += `""`
+		} else {
+			out += string(r)
+		}
+	}
+	return out + `"`
+}
+
+// dropSearch undoes addSearch, the extensions included (a rollback of every migration leaves
+// an empty schema). DROP EXTENSION without CASCADE fails, and so stops the rollback, if
+// something outside these migrations still uses one.
+func dropSearch(tx *gorm.DB) error {
+	return execAll(tx,
+		`DROP INDEX IF EXISTS videos_search_vector_idx`,
+		`ALTER TABLE videos DROP COLUMN IF EXISTS search_vector`,
+		`DROP INDEX IF EXISTS hashtags_video_count_id_idx`,
+		`DROP INDEX IF EXISTS users_follower_count_id_idx`,
+		`DROP INDEX IF EXISTS hashtags_name_trgm_idx`,
+		`DROP INDEX IF EXISTS users_name_trgm_idx`,
+		`DROP INDEX IF EXISTS users_username_trgm_idx`,
+		`DROP FUNCTION IF EXISTS f_unaccent(text)`,
+		`DROP EXTENSION IF EXISTS unaccent`,
+		`DROP EXTENSION IF EXISTS pg_trgm`)
+}
+
+// --- 202611300011_search_nearest -----------------------------------------------------------
+// The users' similarity tier (store/search.go) takes the usernames and the names nearest to
+// the query first and stops at a bound: the <-> distance of pg_trgm, which only its GiST
+// operator class can return in order (the GIN indexes above answer "similar or not" for every
+// candidate, and for a query like "usre1" that shares a trigram or two with all 100k seeded
+// userN names, PostgreSQL rechecked all of them: half a second). About 2 s per 100k users to
+// build.
+//
+// With GiST beside GIN, PostgreSQL also took the GiST indexes for the exact and prefix tiers
+// (= and LIKE 'prefix%'), a few milliseconds each for nothing: btree indexes of the same folded
+// expressions with text_pattern_ops answer both in a few index pages.
+func addSearchNearest(tx *gorm.DB) error {
+	trgmSchema, err := extensionSchema(tx, "pg_trgm")
+	if err != nil {
+		return err
+	}
+	gistOps := quoteIdent(trgmSchema) + ".gist_trgm_ops"
+	return execAll(tx,
+		`CREATE INDEX IF NOT EXISTS users_username_trgm_gist_idx ON users USING gist (lower(f_unaccent(username)) `+gistOps+`)`,
+		`CREATE INDEX IF NOT EXISTS users_name_trgm_gist_idx ON users USING gist (lower(f_unaccent(name)) `+gistOps+`)`,
+		`CREATE INDEX IF NOT EXISTS users_username_folded_idx ON users (lower(f_unaccent(username)) text_pattern_ops)`,
+		`CREATE INDEX IF NOT EXISTS users_name_folded_idx ON users (lower(f_unaccent(name)) text_pattern_ops)`)
+}
+
+func dropSearchNearest(tx *gorm.DB) error {
+	return execAll(tx,
+		`DROP INDEX IF EXISTS users_name_folded_idx`,
+		`DROP INDEX IF EXISTS users_username_folded_idx`,
+		`DROP INDEX IF EXISTS users_name_trgm_gist_idx`,
+		`DROP INDEX IF EXISTS users_username_trgm_gist_idx`)
+}

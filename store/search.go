@@ -1,0 +1,507 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+
+	"tiktok/errs"
+	"tiktok/models"
+)
+
+// Search serves GET /api/search and /api/search/suggest (API.md, "Discovery"). Every search
+// is a stale-tolerant read on the store's reads. The indexes and the extensions are those of
+// database/migrations_search.go; the expressions below repeat theirs exactly
+// (lower(f_unaccent(username)), the videos' search_vector), or no index could serve them.
+//
+// Each result list is a keyset page through fetchPage: videos over (trending_score, id), users
+// over (tier, score, id), hashtags over (rank, id), all descending. A position is computed from
+// the row and the query alone, never from the clock or the page, so the same query orders the
+// same rows the same way on every request and a cursor ("s1:<score>:<id>", the trending feed's,
+// or "t1:<tier>:<score>:<id>") resumes exactly after the last item. A row whose counters change
+// between two pages may move, as it does in the trending feed.
+type Search struct {
+	db    *gorm.DB
+	reads *gorm.DB
+	media MediaURLs
+	// timeout is the statement timeout of a search ("" is searchStatementTimeout; tests set less).
+	timeout string
+}
+
+// MaxQueryChars is the longest search text API.md accepts (runes).
+const MaxQueryChars = 100
+
+// SuggestLimit is how many users (and hashtags) a type-ahead answer holds at most.
+const SuggestLimit = 5
+
+// similarityThreshold is the trigram similarity (pg_trgm) from which a user counts as similar
+// to the query. pg_trgm's default, 0.3, misses one swapped pair of letters in a short word:
+// similarity('dnace', 'dance') is exactly 0.2. It is set per transaction (SET LOCAL), so the
+// connection is left as it was and any pooled connection or replica behaves the same.
+const similarityThreshold = "0.2"
+
+// Users come in four tiers (API.md): 3 the exact username, 2 a username starting with the
+// query, 1 a name starting with it, 0 a username or name similar to it (pg_trgm). Within the
+// tiers 3 to 1 the score is the follower count; within tier 0 it packs, in one float8 that is
+// exact (an integer below 2^53), the trigram similarity in thousandths x 2^31, then the
+// follower count (< 2^31). Each tier is a branch of a UNION ALL in that order with its own
+// LIMIT (userSearchSpec), so a later tier runs only when the earlier ones do not fill the page.
+const (
+	userName         = `lower(f_unaccent(u.username))`
+	userRealName     = `lower(f_unaccent(u.name))`
+	userSimilarScore = `(round(greatest(similarity(` + userName + `, @qn),
+			COALESCE(similarity(` + userRealName + `, @qn), 0)) * 1000)::bigint * 2147483648 + u.follower_count)::float8`
+	// userNameIsQuery is the exact username: equality written as the btree pattern operators
+	// (byte-wise, as = is for these strings), which only users_username_folded_idx serves; with
+	// "=", PostgreSQL took the GiST trigram index, which answers it in 10 to 30 ms.
+	userNameIsQuery = `(` + userName + ` ~>=~ @qn AND ` + userName + ` ~<=~ @qn)`
+	// The type-ahead takes prefix matches only (Suggest).
+	suggestUserMatch = `(lower(f_unaccent(u.username)) LIKE @pat OR lower(f_unaccent(u.name)) LIKE @pat)`
+)
+
+// similarCandidates bounds the similarity tier: the usernames nearest to the query and the
+// names nearest to it, this many of each, found nearest first by the GiST trigram indexes
+// (the <-> operator), then ranked by similarity and followers. Without a bound, a short query
+// similar to most names (every seeded user is userN) would rank the whole table.
+const similarCandidates = 50
+
+// Hashtags rank by tier (2 the exact tag, 1 a prefix, 0 similar only) x 2^41, then similarity
+// in thousandths x 2^31, then video_count; tags no video carries any more are left out.
+const (
+	hashtagMatch = `(lower(f_unaccent(h.name)) LIKE @pat OR lower(f_unaccent(h.name)) % @qn) AND h.video_count > 0`
+	hashtagTier  = `CASE WHEN lower(f_unaccent(h.name)) = @qn THEN 2 WHEN lower(f_unaccent(h.name)) LIKE @pat THEN 1 ELSE 0 END::bigint`
+	hashtagRank  = `((` + hashtagTier + `) * 2199023255552
+		+ round(similarity(lower(f_unaccent(h.name)), @qn) * 1000)::bigint * 2147483648 + h.video_count)::float8`
+	suggestHashtagMatch = `lower(f_unaccent(h.name)) LIKE @pat AND h.video_count > 0`
+)
+
+// Videos match when their search_vector (the caption with its tags, weight A, and the
+// sound, weight B) matches the query: websearch_to_tsquery never fails on its input (quotes
+// make a phrase, -word excludes, "or" is an alternative, every other character is a
+// separator). They are ordered by trending_score, the For You feed's engagement-weighted,
+// age-decayed score (database/migrations_trending.go): API.md's "relevance weighed by
+// engagement" with relevance as the filter. An order that does not depend on the query is what
+// an index can hold: for a common word PostgreSQL walks videos_trending_score_id_idx and stops
+// at the page's last match, for a rare one it reads the matches from the GIN index and sorts
+// that handful, and a deep page starts at its cursor in the index. ts_rank (the previous order)
+// made every page of a common word read and rank all its matches: seconds for "dance". A
+// tier "caption matches before sound-only matches" was tried and dropped: the GIN index holds
+// no weights, so a caption-only condition is a recheck of every match, and PostgreSQL,
+// estimating it like the plain match, walked the whole trending index for a word found only in
+// sounds (2 s for "sabrina").
+const (
+	videoQuery = `websearch_to_tsquery('simple', f_unaccent(@q))`
+	videoMatch = `v.search_vector @@ ` + videoQuery
+	// The columns of videoColumns, without the authors (joined after the page is cut).
+	videoSearchColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
+		v.created_at, v.updated_at, v.like_count, v.comment_count, v.trending_score`
+)
+
+// searchStatementTimeout bounds every statement of a search (SET LOCAL in its read
+// transaction): a query shape the indexes do not serve well, from a hostile client or a
+// planner's bad guess, answers 503 after this long instead of holding a connection and a core.
+const searchStatementTimeout = "2s"
+
+// read runs fn in a read transaction on the store's reads with the search's settings, all
+// local to the transaction (so the pooled connection, primary or replica, is left as it was):
+// the trigram similarity threshold, the statement timeout, and plan_cache_mode
+// force_custom_plan. The last matters because pgx prepares statements: after five runs
+// PostgreSQL may switch to a generic plan made without the query text, and the right plan
+// depends on how common the words are (an index walk for a common word, the GIN index and a
+// sort for a rare one). A statement cancelled by the timeout is 503 unavailable.
+func (s *Search) read(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	err := s.reads.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Exec(`SELECT set_config('pg_trgm.similarity_threshold', ?, true),
+			set_config('statement_timeout', ?, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+			similarityThreshold, cmp.Or(s.timeout, searchStatementTimeout)).Error
+		if err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil {
+		return errs.Unavailable("The search took too long, please retry or search for something more precise", err)
+	}
+	return translate(err)
+}
+
+// tierKeyset is the condition of one tier's branch on a page after the cursor's position
+// (keysetArgs: tier, score, id): "" for every row (a tier below the cursor's, or the first
+// page), cond with (score, id) for the cursor's tier, and ok false for a tier above it (that
+// branch is left out).
+func tierKeyset(tier int32, keysetArgs []any, cond string, score func(float64) any) (sql string, args []any, ok bool) {
+	if len(keysetArgs) != 3 {
+		return "", nil, true
+	}
+	switch after := keysetArgs[0].(int32); {
+	case tier > after:
+		return "", nil, false
+	case tier < after:
+		return "", nil, true
+	}
+	return " AND " + cond, []any{score(keysetArgs[1].(float64)), keysetArgs[2]}, true
+}
+
+// wholeScore is a tier's score as the integer column it is (followers): the keyset condition
+// then compares the column itself, as its index holds it. A cursor's score is one of those
+// integers unless it was forged; a forged one only moves where the page starts.
+func wholeScore(f float64) any {
+	if f >= math.MaxInt32 {
+		return int64(math.MaxInt32)
+	}
+	if f <= math.MinInt32 {
+		return int64(math.MinInt32)
+	}
+	return int64(math.Ceil(f))
+}
+
+func floatScore(f float64) any { return f }
+
+// withQuery expands the query placeholders of sql, in order, into bind parameters: @q is the
+// text as sent, @qn the text lower-cased without accents (as the indexes hold names), @pat
+// the LIKE pattern of the names starting with it (its %, _ and \ escaped after the
+// normalization, since a folded character could become one). It returns the SQL and the
+// arguments, q once per placeholder.
+func withQuery(sql, q string) (string, []any) {
+	var b strings.Builder
+	var args []any
+	for {
+		i := strings.IndexByte(sql, '@')
+		if i < 0 {
+			b.WriteString(sql)
+			return b.String(), args
+		}
+		b.WriteString(sql[:i])
+		rest := sql[i:]
+		switch {
+		case strings.HasPrefix(rest, "@qn"):
+			b.WriteString(`lower(f_unaccent(?))`)
+			sql = rest[3:]
+		case strings.HasPrefix(rest, "@pat"):
+			b.WriteString(`(replace(replace(replace(lower(f_unaccent(?)), '\', '\\'), '%', '\%'), '_', '\_') || '%')`)
+			sql = rest[4:]
+		case strings.HasPrefix(rest, "@q"):
+			b.WriteString(`?`)
+			sql = rest[2:]
+		default:
+			b.WriteByte('@')
+			sql = rest[1:]
+			continue
+		}
+		args = append(args, q)
+	}
+}
+
+// normalizeQuery trims q; the store answers an empty query with an empty list (the handlers
+// refuse it with 400 before).
+func normalizeQuery(q string) string { return strings.TrimSpace(q) }
+
+// userHit is a row of a user search.
+type userHit struct {
+	ID       int32   `gorm:"column:id"`
+	Username string  `gorm:"column:username"`
+	Name     *string `gorm:"column:name"`
+	Avatar   *string `gorm:"column:avatar"`
+	Tier     int32   `gorm:"column:tier"`
+	Score    float64 `gorm:"column:score"`
+}
+
+// userTiers are the branches of the users' search, best tier first: each selects the users of
+// its tier (and no other) with their score, ordered by it (each names its columns: the
+// first branch of a page names the result's, and that may be any of them), after the keyset condition {after}.
+var userTiers = []struct {
+	tier  int32
+	sql   string
+	cond  string
+	score func(float64) any
+}{
+	{3, `SELECT u.id, u.username, u.name, u.avatar, 3 AS tier, u.follower_count::float8 AS score FROM users u
+		WHERE ` + userNameIsQuery + `{after} ORDER BY u.follower_count DESC, u.id DESC`,
+		`(u.follower_count, u.id) < (?, ?)`, wholeScore},
+	{2, `SELECT u.id, u.username, u.name, u.avatar, 2 AS tier, u.follower_count::float8 AS score FROM users u
+		WHERE ` + userName + ` LIKE @pat AND ` + userName + ` <> @qn{after} ORDER BY u.follower_count DESC, u.id DESC`,
+		`(u.follower_count, u.id) < (?, ?)`, wholeScore},
+	{1, `SELECT u.id, u.username, u.name, u.avatar, 1 AS tier, u.follower_count::float8 AS score FROM users u
+		WHERE ` + userRealName + ` LIKE @pat AND ` + userName + ` NOT LIKE @pat{after} ORDER BY u.follower_count DESC, u.id DESC`,
+		`(u.follower_count, u.id) < (?, ?)`, wholeScore},
+	// The similar users among the nearest candidates (similarCandidates), minus the prefix
+	// matches of the tiers above.
+	{0, `SELECT s.id, s.username, s.name, s.avatar, 0 AS tier, s.score FROM (
+			SELECT u.id, u.username, u.name, u.avatar, ` + userSimilarScore + ` AS score FROM users u
+			WHERE u.id IN (
+				(SELECT u.id FROM users u WHERE ` + userName + ` % @qn ORDER BY ` + userName + ` <-> @qn LIMIT ` + similarLimit + `)
+				UNION
+				(SELECT u.id FROM users u WHERE ` + userRealName + ` % @qn ORDER BY ` + userRealName + ` <-> @qn LIMIT ` + similarLimit + `))
+			AND ` + userName + ` NOT LIKE @pat AND (` + userRealName + ` NOT LIKE @pat) IS NOT FALSE) s
+		WHERE true{after} ORDER BY s.score DESC, s.id DESC`,
+		`(s.score, s.id) < (?, ?)`, floatScore},
+}
+
+var similarLimit = strconv.Itoa(similarCandidates)
+
+// afterCursor is where a tier's branch takes its keyset condition (tierKeyset).
+const afterCursor = "{after}"
+
+// userSearchSpec is the keyset list of the users matching q, by (tier, score, id): the
+// tiers' branches under one LIMIT. PostgreSQL's Append runs the branches in the order written
+// and stops pulling rows at the LIMIT, so a later tier costs nothing while the earlier ones
+// fill the page.
+func userSearchSpec(db *gorm.DB, q string) listSpec {
+	return listSpec{keys: keyset{first: "score", second: "id", byScore: true, tiered: true},
+		resolve: func(ctx context.Context, id int32) (position, bool, error) {
+			sql, args := withQuery(`SELECT t.tier, CASE WHEN t.tier > 0 THEN u.follower_count::float8 ELSE `+userSimilarScore+` END AS score
+				FROM users u CROSS JOIN LATERAL (SELECT CASE WHEN `+userName+` = @qn THEN 3 WHEN `+userName+` LIKE @pat THEN 2
+					WHEN `+userRealName+` LIKE @pat THEN 1 ELSE 0 END AS tier) t
+				WHERE (`+userName+` LIKE @pat OR `+userRealName+` LIKE @pat OR `+userName+` % @qn OR `+userRealName+` % @qn)`, q)
+			sql += ` AND u.id = ?`
+			var rows []struct {
+				Tier  int32   `gorm:"column:tier"`
+				Score float64 `gorm:"column:score"`
+			}
+			err := db.WithContext(ctx).Raw(sql, append(args, id)...).Scan(&rows).Error
+			if err != nil || len(rows) == 0 {
+				return position{}, false, err
+			}
+			return position{Tier: rows[0].Tier, Score: rows[0].Score, ID: id}, true, nil
+		},
+		statement: func(_ string, keysetArgs []any, limit int) (string, []any) {
+			var branches []string
+			var args []any
+			for _, t := range userTiers {
+				cond, condArgs, ok := tierKeyset(t.tier, keysetArgs, t.cond, t.score)
+				if !ok {
+					continue
+				}
+				sql, qArgs := withQuery(strings.Replace(t.sql, afterCursor, cond, 1), q)
+				branches = append(branches, "("+sql+" LIMIT ?)")
+				args = append(append(append(args, qArgs...), condArgs...), limit)
+			}
+			return `SELECT * FROM (` + strings.Join(branches, " UNION ALL ") + `) s LIMIT ?`, append(args, limit)
+		}}
+}
+
+// Users is the users matching q (type=users): username and name, exact and prefix matches
+// first, then similar ones, more followed first.
+func (s *Search) Users(ctx context.Context, viewer int32, q string, req PageRequest) (Page[UserSummary], error) {
+	q = normalizeQuery(q)
+	if q == "" {
+		return Page[UserSummary]{Items: []UserSummary{}}, nil
+	}
+	req.Page = 0 // keyset pages only
+	var page Page[UserSummary]
+	err := s.read(ctx, func(tx *gorm.DB) error {
+		var err error
+		page, err = s.userPage(ctx, tx, viewer, userSearchSpec(tx, q), req)
+		return err
+	})
+	if err != nil {
+		return Page[UserSummary]{}, err
+	}
+	return page, nil
+}
+
+func (s *Search) userPage(ctx context.Context, db *gorm.DB, viewer int32, spec listSpec, req PageRequest) (Page[UserSummary], error) {
+	hits, err := fetchPage(ctx, db, spec, req, func(db *gorm.DB, sql string, args []any) ([]userHit, error) {
+		var rows []userHit
+		err := db.Raw(sql, args...).Scan(&rows).Error
+		return rows, err
+	}, func(h *userHit) position { return position{Tier: h.Tier, Score: h.Score, ID: h.ID} })
+	if err != nil {
+		return Page[UserSummary]{}, err
+	}
+	users, err := s.summaries(ctx, db, viewer, hits.Items)
+	if err != nil {
+		return Page[UserSummary]{}, err
+	}
+	return withItems(hits, users), nil
+}
+
+// summaries turns hits into UserSummary shapes with isFollowing (one query for all).
+func (s *Search) summaries(ctx context.Context, db *gorm.DB, viewer int32, hits []userHit) ([]UserSummary, error) {
+	ids := make([]int32, len(hits))
+	for i := range hits {
+		ids[i] = hits[i].ID
+	}
+	following, err := viewerFollows(ctx, db, viewer, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UserSummary, len(hits))
+	for i, h := range hits {
+		out[i] = s.media.userSummary(&models.User{ID: h.ID, Username: h.Username, Name: h.Name, Avatar: h.Avatar}, following(h.ID))
+	}
+	return out, nil
+}
+
+// Videos is the videos whose caption (tags included) or sound match q (type=videos and
+// the videos of type=top), by trending_score: the match is the filter, the For You feed's
+// score the order, so the trending index serves it (see videoMatch).
+func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageRequest) (Page[VideoView], error) {
+	q = normalizeQuery(q)
+	if q == "" {
+		return Page[VideoView]{Items: []VideoView{}}, nil
+	}
+	req.Page = 0 // keyset pages only
+	var out Page[VideoView]
+	err := s.read(ctx, func(tx *gorm.DB) error {
+		spec := listSpec{keys: keyset{first: "v.trending_score", second: "v.id", byScore: true},
+			resolve: func(ctx context.Context, id int32) (position, bool, error) {
+				sql, args := withQuery(`SELECT v.trending_score FROM videos v WHERE `+videoMatch, q)
+				var scores []float64
+				err := tx.WithContext(ctx).Raw(sql+` AND v.id = ?`, append(args, id)...).Scan(&scores).Error
+				if err != nil || len(scores) == 0 {
+					return position{}, false, err
+				}
+				return position{Score: scores[0], ID: id}, true, nil
+			},
+			// The page is cut before the authors are joined: joined first, PostgreSQL would
+			// hash every user to join a page of matches.
+			statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
+				sql, args := withQuery(`SELECT `+videoSearchColumns+` FROM videos v WHERE `+videoMatch, q)
+				if keyset != "" {
+					sql += " AND " + keyset
+					args = append(args, keysetArgs...)
+				}
+				return `SELECT ` + videoColumns + ` FROM (` + sql + ` ORDER BY v.trending_score DESC, v.id DESC LIMIT ?) v
+					JOIN users u ON u.id = v.user_id ORDER BY v.trending_score DESC, v.id DESC`, append(args, limit)
+			}}
+		var err error
+		out, err = videoPage(ctx, tx, s.media, viewer, spec, req)
+		return err
+	})
+	if err != nil {
+		return Page[VideoView]{}, err
+	}
+	return out, nil
+}
+
+// HashtagSummary is the Hashtag shape of API.md.
+type HashtagSummary struct {
+	Name       string `json:"name"`
+	VideoCount int32  `json:"videoCount"`
+}
+
+type hashtagHit struct {
+	ID         int32   `gorm:"column:id"`
+	Name       string  `gorm:"column:name"`
+	VideoCount int32   `gorm:"column:video_count"`
+	Rank       float64 `gorm:"column:rank"`
+}
+
+// hashtagText is q as a tag: without its leading #s (people type "#dance").
+func hashtagText(q string) string { return strings.TrimSpace(strings.TrimLeft(normalizeQuery(q), "#")) }
+
+// Hashtags is the tags matching q (type=hashtags): the tag itself, then tags starting with
+// it, then similar ones, more used first. Like Users, it runs in a read-only transaction for
+// the similarity threshold.
+func (s *Search) Hashtags(ctx context.Context, q string, req PageRequest) (Page[HashtagSummary], error) {
+	q = hashtagText(q)
+	if q == "" {
+		return Page[HashtagSummary]{Items: []HashtagSummary{}}, nil
+	}
+	req.Page = 0
+	var page Page[HashtagSummary]
+	err := s.read(ctx, func(tx *gorm.DB) error {
+		var err error
+		page, err = hashtagPage(ctx, tx, hashtagSearchSpec(tx, q, hashtagMatch, hashtagRank), req)
+		return err
+	})
+	if err != nil {
+		return Page[HashtagSummary]{}, err
+	}
+	return page, nil
+}
+
+func hashtagSearchSpec(db *gorm.DB, q, match, rank string) listSpec {
+	inner := `SELECT h.id, h.name, h.video_count, ` + rank + ` AS rank FROM hashtags h WHERE ` + match
+	return listSpec{keys: keyset{first: "s.rank", second: "s.id", byScore: true},
+		// A tag has no public id, so a bare numeric cursor names nothing in this list.
+		resolve: func(context.Context, int32) (position, bool, error) { return position{}, false, nil },
+		statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
+			sql, args := withQuery(`SELECT s.id, s.name, s.video_count, s.rank FROM (`+inner+`) s`, q)
+			if keyset != "" {
+				sql += " WHERE " + keyset
+				args = append(args, keysetArgs...)
+			}
+			return sql + " ORDER BY s.rank DESC, s.id DESC LIMIT ?", append(args, limit)
+		}}
+}
+
+func hashtagPage(ctx context.Context, db *gorm.DB, spec listSpec, req PageRequest) (Page[HashtagSummary], error) {
+	hits, err := fetchPage(ctx, db, spec, req, func(db *gorm.DB, sql string, args []any) ([]hashtagHit, error) {
+		var rows []hashtagHit
+		err := db.Raw(sql, args...).Scan(&rows).Error
+		return rows, err
+	}, func(h *hashtagHit) position { return position{Score: h.Rank, ID: h.ID} })
+	if err != nil {
+		return Page[HashtagSummary]{}, err
+	}
+	out := make([]HashtagSummary, len(hits.Items))
+	for i, h := range hits.Items {
+		out[i] = HashtagSummary{Name: h.Name, VideoCount: h.VideoCount}
+	}
+	return withItems(hits, out), nil
+}
+
+// Suggestions is the type-ahead answer: at most SuggestLimit users whose username or name
+// starts with q (the exact username first, then more followed) and as many tags starting with
+// it (the tag itself first, then more used).
+type Suggestions struct {
+	Users    []UserSummary
+	Hashtags []HashtagSummary
+}
+
+// Suggest answers GET /api/search/suggest. Each list is the exact match (the username, the
+// tag) then the other prefix matches by followers or use: two index reads joined by UNION
+// ALL, the second in the order of users_follower_count_id_idx / hashtags_video_count_id_idx,
+// so a one-letter prefix stops at the fifth match instead of ranking the whole table.
+func (s *Search) Suggest(ctx context.Context, viewer int32, q string) (Suggestions, error) {
+	q = normalizeQuery(q)
+	out := Suggestions{Users: []UserSummary{}, Hashtags: []HashtagSummary{}}
+	if q == "" {
+		return out, nil
+	}
+	db := s.reads.WithContext(ctx)
+	sql, args := withQuery(`SELECT id, username, name, avatar FROM (
+		(SELECT u.id, u.username, u.name, u.avatar, u.follower_count, 0 AS part FROM users u
+			WHERE `+userNameIsQuery+` LIMIT 1)
+		UNION ALL
+		(SELECT u.id, u.username, u.name, u.avatar, u.follower_count, 1 FROM users u
+			WHERE `+suggestUserMatch+` AND lower(f_unaccent(u.username)) <> @qn
+			ORDER BY u.follower_count DESC, u.id DESC LIMIT ?)) s
+		ORDER BY part, follower_count DESC, id DESC LIMIT ?`, q)
+	var hits []userHit
+	if err := db.Raw(sql, append(args, SuggestLimit, SuggestLimit)...).Scan(&hits).Error; err != nil {
+		return Suggestions{}, translate(err)
+	}
+	users, err := s.summaries(ctx, s.reads, viewer, hits)
+	if err != nil {
+		return Suggestions{}, translate(err)
+	}
+	out.Users = users
+	if tag := hashtagText(q); tag != "" {
+		sql, args := withQuery(`SELECT name, video_count FROM (
+			(SELECT h.id, h.name, h.video_count, 0 AS part FROM hashtags h
+				WHERE lower(f_unaccent(h.name)) = @qn AND h.video_count > 0 LIMIT 1)
+			UNION ALL
+			(SELECT h.id, h.name, h.video_count, 1 FROM hashtags h
+				WHERE `+suggestHashtagMatch+` AND lower(f_unaccent(h.name)) <> @qn
+				ORDER BY h.video_count DESC, h.id DESC LIMIT ?)) s
+			ORDER BY part, video_count DESC, id DESC LIMIT ?`, tag)
+		var tags []hashtagHit
+		if err := db.Raw(sql, append(args, SuggestLimit, SuggestLimit)...).Scan(&tags).Error; err != nil {
+			return Suggestions{}, translate(err)
+		}
+		for _, h := range tags {
+			out.Hashtags = append(out.Hashtags, HashtagSummary{Name: h.Name, VideoCount: h.VideoCount})
+		}
+	}
+	return out, nil
+}
