@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -520,67 +519,11 @@ func TestSweepDeletesOnlyOldUnregisteredUploadsAndRetriesFailedDeletes(t *testin
 	}
 }
 
-// switchProxy forwards TCP connections to a real server while up; while down it drops them,
-// as a store that went away does.
-type switchProxy struct {
-	addr string
-	mu   sync.Mutex
-	down bool
-	open []net.Conn
-}
-
-func newSwitchProxy(t *testing.T, target string) *switchProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &switchProxy{addr: ln.Addr().String()}
-	t.Cleanup(func() { ln.Close(); p.set(true) })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			down := p.down
-			p.mu.Unlock()
-			if down {
-				c.Close()
-				continue
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.open = append(p.open, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *switchProxy) set(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for _, c := range p.open {
-			c.Close()
-		}
-		p.open = nil
-	}
-}
-
 func TestStorageDownIs503AndADeleteThatFailsIsLeftForTheSweep(t *testing.T) {
 	b := testsvc.S3(t)
-	proxy := newSwitchProxy(t, strings.TrimPrefix(b.Endpoint, "http://"))
+	proxy := testsvc.NewProxy(t, strings.TrimPrefix(b.Endpoint, "http://"))
 	opts := b.Options()
-	opts.Endpoint = "http://" + proxy.addr
+	opts.Endpoint = "http://" + proxy.Addr
 	st, err := storage.NewS3(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -595,7 +538,7 @@ func TestStorageDownIs503AndADeleteThatFailsIsLeftForTheSweep(t *testing.T) {
 		Status(http.StatusCreated).Decode(&v)
 	videos := countOf(t, `SELECT count(*) FROM videos WHERE user_id = ?`, alice.ID)
 
-	proxy.set(true)
+	proxy.SetDown(true)
 	upload(api.API, alice.Token, formPart{field: "video", filename: "b.mp4", contentType: "video/mp4", data: mp4}).
 		Error(http.StatusServiceUnavailable, "unavailable")
 	api.Do("POST", "/api/videos", map[string]any{"videoStoragePath": path}, alice.Token).Error(http.StatusServiceUnavailable, "unavailable")
@@ -610,7 +553,7 @@ func TestStorageDownIs503AndADeleteThatFailsIsLeftForTheSweep(t *testing.T) {
 		t.Fatal("the failed delete was not noted for the sweep")
 	}
 
-	proxy.set(false)
+	proxy.SetDown(false)
 	files := routes.NewStoredFiles(api.Config, st, store.New(db), nil)
 	if _, retried, err := files.Sweep(context.Background(), time.Now().Add(-24*time.Hour)); err != nil || retried.Deleted < 1 {
 		t.Fatalf("sweep after the store came back: %+v %v", retried, err)

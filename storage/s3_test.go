@@ -3,13 +3,10 @@ package storage_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,18 +92,18 @@ func TestS3StartChecksTheBucketAndNamesTheSettingToFix(t *testing.T) {
 
 func TestS3DeleteRetriesThroughDroppedConnections(t *testing.T) {
 	b := testsvc.S3(t)
-	proxy := newFlakyProxy(t, strings.TrimPrefix(b.Endpoint, "http://"))
+	proxy := testsvc.NewProxy(t, strings.TrimPrefix(b.Endpoint, "http://"))
 	opts := b.Options()
-	opts.Endpoint = "http://" + proxy.addr
+	opts.Endpoint = "http://" + proxy.Addr
 	st := newS3(t, opts)
 	ctx := context.Background()
 
 	obj := save(t, st, storage.VideosFolder, realMP4(100), 1<<20)
-	proxy.drop(2)
+	proxy.Drop(2)
 	if err := st.Delete(ctx, obj.Name); err != nil {
 		t.Fatalf("Delete through two dropped connections: %v", err)
 	}
-	if n := proxy.dropped.Load(); n != 2 {
+	if n := proxy.Dropped(); n != 2 {
 		t.Fatalf("%d connections dropped, want 2", n)
 	}
 	if _, err := b.Client.StatObject(ctx, b.Bucket, obj.Name, minio.StatObjectOptions{}); minio.ToErrorResponse(err).Code != "NoSuchKey" {
@@ -115,14 +112,14 @@ func TestS3DeleteRetriesThroughDroppedConnections(t *testing.T) {
 
 	// A store that stays unreachable: Delete gives up after a few attempts, with the error.
 	obj = save(t, st, storage.VideosFolder, realMP4(100), 1<<20)
-	proxy.drop(1000)
+	proxy.Drop(1000)
 	start := time.Now()
 	err := st.Delete(ctx, obj.Name)
 	if err == nil {
 		t.Fatal("Delete through a store that drops every connection succeeded")
 	}
 	// Four attempts: three waits of 0.1, 0.4 and 1.6 s between them.
-	if n, d := proxy.dropped.Load(), time.Since(start); n < 2 || d < 2*time.Second || d > 10*time.Second {
+	if n, d := proxy.Dropped(), time.Since(start); n < 2 || d < 2*time.Second || d > 10*time.Second {
 		t.Fatalf("Delete gave up after %d dropped connections and %v: want a few attempts with backoff, within seconds", n, d)
 	}
 }
@@ -153,65 +150,6 @@ func TestS3LeavesServingToTheBucket(t *testing.T) {
 	if _, ok := local.NameFromURL(obj.URL); ok {
 		t.Errorf("the local store takes the bucket URL %s", obj.URL)
 	}
-}
-
-// flakyProxy forwards TCP connections to a real server, except the ones it is told to drop.
-type flakyProxy struct {
-	addr    string
-	toDrop  atomic.Int32
-	dropped atomic.Int32
-	mu      sync.Mutex
-	open    []net.Conn
-}
-
-func newFlakyProxy(t *testing.T, target string) *flakyProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &flakyProxy{addr: ln.Addr().String()}
-	t.Cleanup(func() { ln.Close(); p.closeAll() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if p.toDrop.Load() > 0 {
-				p.toDrop.Add(-1)
-				p.dropped.Add(1)
-				c.Close()
-				continue
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.open = append(p.open, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-	return p
-}
-
-// drop cuts the connections open now (a client's idle ones too) and drops the next n.
-func (p *flakyProxy) drop(n int32) {
-	p.toDrop.Store(n)
-	p.dropped.Store(0)
-	p.closeAll()
-}
-
-func (p *flakyProxy) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.open {
-		c.Close()
-	}
-	p.open = nil
 }
 
 // closedPort is an address where nothing listens.

@@ -1,5 +1,7 @@
 // Package testsvc gives tests the shared services of a deployment on several machines as real
-// servers, never mocks. Today: an S3-compatible object store.
+// servers, never mocks: an S3-compatible object store (S3, here), Redis (redis.go), a
+// PostgreSQL primary with a streaming replica (replica.go), and a TCP proxy that plays a
+// server's outages in front of any of them (proxy.go).
 //
 // S3(t) returns a fresh, empty bucket on the server named by TEST_S3_ENDPOINT (with
 // TEST_S3_ACCESS_KEY and TEST_S3_SECRET_KEY), or, when that is unset, on a throwaway versitygw
