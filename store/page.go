@@ -61,6 +61,9 @@ type keyset struct {
 	// parts (the search's match tiers), each by its score (byScore is implied). Its statement
 	// writes the condition of each part itself from the cursor's three values.
 	tiered bool
+	// ascending turns the order around: oldest first (a comment's replies), the cursor
+	// condition becoming (first, second) > (?, ?).
+	ascending bool
 }
 
 // listSpec describes one list; fetchPage does the rest (cursor or offset mode, limit + 1,
@@ -112,6 +115,9 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 			return page, err
 		}
 		keysetCond = "(" + spec.keys.first + ", " + spec.keys.second + ") < (?, ?)"
+		if spec.keys.ascending {
+			keysetCond = "(" + spec.keys.first + ", " + spec.keys.second + ") > (?, ?)"
+		}
 		if spec.keys.tiered {
 			keysetCond = "(tier, " + spec.keys.first + ", " + spec.keys.second + ") < (?, ?, ?)"
 			keysetArgs = []any{after.Tier, after.Score, after.ID}
@@ -143,7 +149,11 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 		if where != "" {
 			sql += " WHERE " + where
 		}
-		sql += " ORDER BY " + spec.keys.first + " DESC, " + spec.keys.second + " DESC LIMIT ?"
+		dir := " DESC"
+		if spec.keys.ascending {
+			dir = " ASC"
+		}
+		sql += " ORDER BY " + spec.keys.first + dir + ", " + spec.keys.second + dir + " LIMIT ?"
 		args = append(whereArgs, limit+1)
 		if page.OffsetMode {
 			sql += " OFFSET ?"
