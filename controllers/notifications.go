@@ -210,8 +210,12 @@ func (n *Notifications) Stream(c *gin.Context) error {
 		return errs.Unavailable("Notifications are not available right now", errors.New("notification listener not up"))
 	}
 
-	// A stream outlives the server's write timeout; clear it for this response.
-	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
+	// A stream outlives the server's read and write timeouts (10 minutes in main): clear them
+	// for this connection, or the stream would be cut when they pass (net/http cancels the
+	// request when its background read of the idle connection times out).
+	rc := http.NewResponseController(c.Writer)
+	_ = rc.SetWriteDeadline(time.Time{})
+	_ = rc.SetReadDeadline(time.Time{})
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -339,22 +343,24 @@ func (s *sseWriter) flush() bool {
 }
 
 // sentSet remembers the last ids a stream sent, so an id that arrives both live and in a
-// catch-up is sent once.
+// catch-up is sent once. A small ring scanned linearly: a few hundred bytes per open stream.
 type sentSet struct {
-	ring [256]int32
+	ring [64]int32
 	next int
-	set  map[int32]struct{}
 }
 
-func newSentSet() *sentSet { return &sentSet{set: make(map[int32]struct{}, 256)} }
+func newSentSet() *sentSet { return &sentSet{} }
 
-func (s *sentSet) has(id int32) bool { _, ok := s.set[id]; return ok }
+func (s *sentSet) has(id int32) bool {
+	for _, x := range s.ring {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
 
 func (s *sentSet) add(id int32) {
-	if old := s.ring[s.next]; old != 0 {
-		delete(s.set, old)
-	}
 	s.ring[s.next] = id
-	s.set[id] = struct{}{}
 	s.next = (s.next + 1) % len(s.ring)
 }

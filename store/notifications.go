@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -61,6 +62,21 @@ const notificationColumns = `n.id, n.type, n.created_at, n.read_at,
 	n.video_id, v.thumbnail_url AS video_thumbnail_url, v.caption AS video_caption,
 	n.comment_id, c.content AS comment_content`
 
+// notificationColumnsFor is notificationColumns for recipient viewer, with whether the viewer
+// follows each actor (one index probe of follows_pkey per row), so a page is one statement.
+// The id is an integer, written into the text.
+func notificationColumnsFor(viewer int32) string {
+	return notificationColumns + `, EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ` + strconv.Itoa(int(viewer)) +
+		` AND f.following_id = n.actor_id) AS actor_followed`
+}
+
+// unreadColumn is the unread count of viewer as a column of the page's statement: an
+// uncorrelated subquery, computed once (an InitPlan), not per row.
+func unreadColumn(viewer int32) string {
+	return `, (SELECT count(*) FROM notifications u WHERE u.user_id = ` + strconv.Itoa(int(viewer)) +
+		` AND u.read_at IS NULL) AS unread_count`
+}
+
 const notificationsFrom = `notifications n JOIN users a ON a.id = n.actor_id
 	LEFT JOIN videos v ON v.id = n.video_id LEFT JOIN comments c ON c.id = n.comment_id`
 
@@ -78,27 +94,20 @@ type notificationRow struct {
 	VideoCaption      *string    `gorm:"column:video_caption"`
 	CommentID         *int32     `gorm:"column:comment_id"`
 	CommentContent    *string    `gorm:"column:comment_content"`
+	ActorFollowed     bool       `gorm:"column:actor_followed"`
+	// UnreadCount is set by the list's statement only (unreadColumn).
+	UnreadCount int64 `gorm:"column:unread_count"`
 }
 
-// notificationViews shapes rows for their recipient viewer, with isFollowing of each actor
-// (one more query: "follow back").
-func notificationViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, rows []notificationRow) ([]NotificationView, error) {
+// notificationViews shapes rows for their recipient viewer. isFollowing of each actor ("follow
+// back") comes with the rows (the actor_followed column of notificationColumnsFor).
+func notificationViews(media MediaURLs, rows []notificationRow) []NotificationView {
 	out := make([]NotificationView, len(rows))
-	if len(rows) == 0 {
-		return out, nil
-	}
-	actors := make([]int32, len(rows))
-	for i := range rows {
-		actors[i] = rows[i].ActorID
-	}
-	following, err := viewerFollows(ctx, db, viewer, distinct(actors))
-	if err != nil {
-		return nil, err
-	}
 	for i, r := range rows {
+		followed := r.ActorFollowed
 		v := NotificationView{ID: r.ID, Type: r.Type, CreatedAt: Timestamp(r.CreatedAt), Read: r.ReadAt != nil,
 			Actor: UserSummary{ID: r.ActorID, Username: r.ActorUsername, Name: r.ActorName,
-				Avatar: media.publicPtr(r.ActorAvatar), IsFollowing: following(r.ActorID)}}
+				Avatar: media.publicPtr(r.ActorAvatar), IsFollowing: &followed}}
 		if r.VideoID != nil {
 			v.Video = &NotificationVideo{ID: *r.VideoID, ThumbnailURL: media.publicPtr(r.VideoThumbnailURL), Caption: r.VideoCaption}
 		}
@@ -107,7 +116,7 @@ func notificationViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer
 		}
 		out[i] = v
 	}
-	return out, nil
+	return out
 }
 
 // NotificationPage is a page of notifications with the recipient's unread count.
@@ -116,9 +125,10 @@ type NotificationPage struct {
 	UnreadCount int64
 }
 
-// List is a page of viewer's notifications, newest first, of one type when kind is not "".
-// It runs three statements whatever the page size (the page, the actors' follows, the unread
-// count), four with a bare numeric cursor.
+// List is a page of viewer's notifications, newest first, of one type when kind is not "", with
+// viewer's unread count. It is one statement whatever the page size (the page, the actors'
+// isFollowing and the unread count together), two when the page is empty (the count alone) or
+// with a bare numeric cursor (its position).
 func (s *Notifications) List(ctx context.Context, viewer int32, kind string, req PageRequest) (NotificationPage, error) {
 	where, args := "n.user_id = ?", []any{viewer}
 	if kind != "" {
@@ -126,7 +136,7 @@ func (s *Notifications) List(ctx context.Context, viewer int32, kind string, req
 	}
 	spec := listSpec{
 		keys:    keyset{first: "n.created_at", second: "n.id"},
-		columns: notificationColumns, from: notificationsFrom, countFrom: "notifications n",
+		columns: notificationColumnsFor(viewer) + unreadColumn(viewer), from: notificationsFrom, countFrom: "notifications n",
 		where: where, args: args,
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
 			var at []time.Time
@@ -144,15 +154,13 @@ func (s *Notifications) List(ctx context.Context, viewer int32, kind string, req
 	if err != nil {
 		return NotificationPage{}, translate(err)
 	}
-	views, err := notificationViews(ctx, s.db, s.media, viewer, page.Items)
-	if err != nil {
-		return NotificationPage{}, translate(err)
-	}
-	unread, err := s.UnreadCount(ctx, viewer)
-	if err != nil {
+	var unread int64
+	if len(page.Items) > 0 {
+		unread = page.Items[0].UnreadCount
+	} else if unread, err = s.UnreadCount(ctx, viewer); err != nil {
 		return NotificationPage{}, err
 	}
-	return NotificationPage{Page: withItems(page, views), UnreadCount: unread}, nil
+	return NotificationPage{Page: withItems(page, notificationViews(s.media, page.Items)), UnreadCount: unread}, nil
 }
 
 // UnreadCount is how many of viewer's notifications are unread: counted from the rows (an
@@ -184,27 +192,25 @@ func (s *Notifications) MarkRead(ctx context.Context, viewer int32, ids []int32,
 // was undone) or is someone else's.
 func (s *Notifications) Get(ctx context.Context, viewer, id int32) (NotificationView, bool, error) {
 	var rows []notificationRow
-	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumns+` FROM `+notificationsFrom+
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumnsFor(viewer)+` FROM `+notificationsFrom+
 		` WHERE n.id = ? AND n.user_id = ?`, id, viewer).Scan(&rows).Error; err != nil {
 		return NotificationView{}, false, translate(err)
 	}
-	views, err := notificationViews(ctx, s.db, s.media, viewer, rows)
-	if err != nil || len(views) == 0 {
-		return NotificationView{}, false, translate(err)
+	if len(rows) == 0 {
+		return NotificationView{}, false, nil
 	}
-	return views[0], true, nil
+	return notificationViews(s.media, rows)[0], true, nil
 }
 
 // After is viewer's notifications with an id above after, oldest first, at most limit: what a
 // stream missed (Last-Event-ID) or may have missed (its instance's listener reconnected).
 func (s *Notifications) After(ctx context.Context, viewer, after int32, limit int) ([]NotificationView, error) {
 	var rows []notificationRow
-	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumns+` FROM `+notificationsFrom+
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumnsFor(viewer)+` FROM `+notificationsFrom+
 		` WHERE n.user_id = ? AND n.id > ? ORDER BY n.id LIMIT ?`, viewer, after, limit).Scan(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
-	views, err := notificationViews(ctx, s.db, s.media, viewer, rows)
-	return views, translate(err)
+	return notificationViews(s.media, rows), nil
 }
 
 // LatestID is the id of viewer's newest notification (0 when none): where a new stream without
