@@ -238,12 +238,13 @@ func (n *Notifications) Stream(c *gin.Context) error {
 			}
 		}
 	}
+	sendUnread := func(count int64) { s.event("unread", "", map[string]int64{"unreadCount": count}) }
 	unread := func() bool {
 		count, err := n.Store.Notifications.UnreadCount(ctx, viewer)
 		if err != nil {
 			return false
 		}
-		s.event("unread", "", map[string]int64{"unreadCount": count})
+		sendUnread(count)
 		return true
 	}
 	if last > 0 {
@@ -273,12 +274,16 @@ func (n *Notifications) Stream(c *gin.Context) error {
 			if !open {
 				return nil // shutting down, or dropped as too slow: the client reconnects
 			}
-			if ev.Resync {
-				if !catchUp() {
+			switch {
+			case ev.Resync:
+				if !catchUp() || !unread() {
 					return nil
 				}
-			} else if !s.sent.has(ev.ID) {
-				view, ok, err := n.Store.Notifications.Get(ctx, viewer, ev.ID)
+			case s.sent.has(ev.ID):
+				continue
+			default:
+				// The row and the unread count in one statement.
+				view, count, ok, err := n.Store.Notifications.Get(ctx, viewer, ev.ID)
 				if err != nil {
 					return nil
 				}
@@ -286,8 +291,9 @@ func (n *Notifications) Stream(c *gin.Context) error {
 					continue // undone before we read it
 				}
 				s.notification(view)
+				sendUnread(count)
 			}
-			if !unread() || !s.flush() {
+			if !s.flush() {
 				return nil
 			}
 		case <-tick.C:

@@ -16,8 +16,9 @@ type notificationJSON struct {
 	ID    int32  `json:"id"`
 	Type  string `json:"type"`
 	Actor struct {
-		ID       int32  `json:"id"`
-		Username string `json:"username"`
+		ID          int32  `json:"id"`
+		Username    string `json:"username"`
+		IsFollowing *bool  `json:"isFollowing"`
 	} `json:"actor"`
 	Video *struct {
 		ID      int32   `json:"id"`
@@ -141,7 +142,13 @@ func TestEveryNotificationKindIsMadeOnceUndoneAndNeverToYourself(t *testing.T) {
 		api.Do("DELETE", path("/api/users/%d/follow", alice.ID), nil, bob.Token).Status(http.StatusOK)
 		expectNone(t, notificationsOf(api, alice), "follow")
 		api.Do("POST", path("/api/users/%d/follow", alice.ID), nil, bob.Token).Status(http.StatusOK)
-		expectOne(t, notificationsOf(api, alice), "follow", bob.ID)
+		if n := expectOne(t, notificationsOf(api, alice), "follow", bob.ID); n.Actor.IsFollowing == nil || *n.Actor.IsFollowing {
+			t.Fatalf("alice does not follow bob back yet: %+v", n.Actor)
+		}
+		api.Do("POST", path("/api/users/%d/follow", bob.ID), nil, alice.Token).Status(http.StatusOK)
+		if n := expectOne(t, notificationsOf(api, alice), "follow", bob.ID); n.Actor.IsFollowing == nil || !*n.Actor.IsFollowing {
+			t.Fatalf("alice follows bob back: %+v", n.Actor)
+		}
 	})
 
 	t.Run("mention in a comment", func(t *testing.T) {

@@ -188,18 +188,20 @@ func (s *Notifications) MarkRead(ctx context.Context, viewer int32, ids []int32,
 	return s.UnreadCount(ctx, viewer)
 }
 
-// Get is viewer's notification id; ok is false when it does not exist (any more: its action
-// was undone) or is someone else's.
-func (s *Notifications) Get(ctx context.Context, viewer, id int32) (NotificationView, bool, error) {
+// Get is viewer's notification id with viewer's unread count, in one statement (what a stream
+// sends for each new notification); ok is false when it does not exist (any more: its action
+// was undone) or is someone else's, and the count is then read alone.
+func (s *Notifications) Get(ctx context.Context, viewer, id int32) (view NotificationView, unread int64, ok bool, err error) {
 	var rows []notificationRow
-	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumnsFor(viewer)+` FROM `+notificationsFrom+
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumnsFor(viewer)+unreadColumn(viewer)+` FROM `+notificationsFrom+
 		` WHERE n.id = ? AND n.user_id = ?`, id, viewer).Scan(&rows).Error; err != nil {
-		return NotificationView{}, false, translate(err)
+		return NotificationView{}, 0, false, translate(err)
 	}
 	if len(rows) == 0 {
-		return NotificationView{}, false, nil
+		unread, err = s.UnreadCount(ctx, viewer)
+		return NotificationView{}, unread, false, err
 	}
-	return notificationViews(s.media, rows)[0], true, nil
+	return notificationViews(s.media, rows)[0], rows[0].UnreadCount, true, nil
 }
 
 // After is viewer's notifications with an id above after, oldest first, at most limit: what a
