@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -62,20 +61,15 @@ const notificationColumns = `n.id, n.type, n.created_at, n.read_at,
 	n.video_id, v.thumbnail_url AS video_thumbnail_url, v.caption AS video_caption,
 	n.comment_id, c.content AS comment_content`
 
-// notificationColumnsFor is notificationColumns for recipient viewer, with whether the viewer
-// follows each actor (one index probe of follows_pkey per row), so a page is one statement.
-// The id is an integer, written into the text.
-func notificationColumnsFor(viewer int32) string {
-	return notificationColumns + `, EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ` + strconv.Itoa(int(viewer)) +
-		` AND f.following_id = n.actor_id) AS actor_followed`
-}
+// notificationColumnsFollowed is notificationColumns with whether the recipient (the one
+// argument) follows each actor (one index probe of follows_pkey per row), so a page needs no
+// second statement for isFollowing.
+const notificationColumnsFollowed = notificationColumns + `, EXISTS (SELECT 1 FROM follows f
+	WHERE f.follower_id = ? AND f.following_id = n.actor_id) AS actor_followed`
 
-// unreadColumn is the unread count of viewer as a column of the page's statement: an
-// uncorrelated subquery, computed once (an InitPlan), not per row.
-func unreadColumn(viewer int32) string {
-	return `, (SELECT count(*) FROM notifications u WHERE u.user_id = ` + strconv.Itoa(int(viewer)) +
-		` AND u.read_at IS NULL) AS unread_count`
-}
+// unreadColumn is the recipient's (the one argument) unread count as a column of the
+// statement: an uncorrelated subquery, computed once (an InitPlan), not per row.
+const unreadColumn = `, (SELECT count(*) FROM notifications u WHERE u.user_id = ? AND u.read_at IS NULL) AS unread_count`
 
 const notificationsFrom = `notifications n JOIN users a ON a.id = n.actor_id
 	LEFT JOIN videos v ON v.id = n.video_id LEFT JOIN comments c ON c.id = n.comment_id`
@@ -136,7 +130,8 @@ func (s *Notifications) List(ctx context.Context, viewer int32, kind string, req
 	}
 	spec := listSpec{
 		keys:    keyset{first: "n.created_at", second: "n.id"},
-		columns: notificationColumnsFor(viewer) + unreadColumn(viewer), from: notificationsFrom, countFrom: "notifications n",
+		columns: notificationColumnsFollowed + unreadColumn, columnArgs: []any{viewer, viewer},
+		from: notificationsFrom, countFrom: "notifications n",
 		where: where, args: args,
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
 			var at []time.Time
@@ -193,8 +188,8 @@ func (s *Notifications) MarkRead(ctx context.Context, viewer int32, ids []int32,
 // was undone) or is someone else's, and the count is then read alone.
 func (s *Notifications) Get(ctx context.Context, viewer, id int32) (view NotificationView, unread int64, ok bool, err error) {
 	var rows []notificationRow
-	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumnsFor(viewer)+unreadColumn(viewer)+` FROM `+notificationsFrom+
-		` WHERE n.id = ? AND n.user_id = ?`, id, viewer).Scan(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumnsFollowed+unreadColumn+` FROM `+notificationsFrom+
+		` WHERE n.id = ? AND n.user_id = ?`, viewer, viewer, id, viewer).Scan(&rows).Error; err != nil {
 		return NotificationView{}, 0, false, translate(err)
 	}
 	if len(rows) == 0 {
@@ -208,8 +203,8 @@ func (s *Notifications) Get(ctx context.Context, viewer, id int32) (view Notific
 // stream missed (Last-Event-ID) or may have missed (its instance's listener reconnected).
 func (s *Notifications) After(ctx context.Context, viewer, after int32, limit int) ([]NotificationView, error) {
 	var rows []notificationRow
-	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumnsFor(viewer)+` FROM `+notificationsFrom+
-		` WHERE n.user_id = ? AND n.id > ? ORDER BY n.id LIMIT ?`, viewer, after, limit).Scan(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumnsFollowed+` FROM `+notificationsFrom+
+		` WHERE n.user_id = ? AND n.id > ? ORDER BY n.id LIMIT ?`, viewer, viewer, after, limit).Scan(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
 	return notificationViews(s.media, rows), nil

@@ -72,10 +72,12 @@ type keyset struct {
 type listSpec struct {
 	keys keyset
 	// columns is the select list; fetchPage appends the time key as sort_at for lists by time.
-	columns string
-	from    string
-	where   string
-	args    []any
+	// columnArgs are the arguments of its placeholders, if any.
+	columns    string
+	columnArgs []any
+	from       string
+	where      string
+	args       []any
 	// countFrom is the FROM of the offset mode's count, when the page's joins are not needed
 	// to count (default from).
 	countFrom string
@@ -138,7 +140,7 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 			sql += ", " + spec.keys.first + " AS sort_at" // the key of a list by time, for its cursor
 		}
 		sql += " FROM " + spec.from
-		where, whereArgs := spec.where, append([]any{}, spec.args...)
+		where, whereArgs := spec.where, append(append([]any{}, spec.columnArgs...), spec.args...)
 		if keysetCond != "" {
 			if where != "" {
 				where += " AND "
