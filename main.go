@@ -131,7 +131,13 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 	if replicas != nil {
 		defer replicas.Close()
 	}
-	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log, Store: uploads, Limiters: limiters, Replicas: replicas})
+	// One listening connection per instance carries new notifications to this instance's
+	// streams; Close ends the streams when shutdown begins (they never go idle on their own).
+	hub := routes.NewNotificationHub(cfg, db, log)
+	hub.Start()
+	defer func() { hub.Close(); hub.Wait() }()
+	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log, Store: uploads, Limiters: limiters, Replicas: replicas,
+		Notifications: hub})
 	if err != nil {
 		log.Error("cannot build the router", "error", err)
 		return 1
@@ -145,7 +151,7 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 	// instance may sweep (the ledger's rows are taken with SKIP LOCKED).
 	go routes.NewStoredFiles(cfg, uploads, store.New(db), log).SweepEvery(ctx, cfg.UploadSweepInterval)
 	log.Info("listening", "addr", ln.Addr().String(), "env", cfg.AppEnv)
-	if err := serveUntilDone(ctx, ln, handler, cfg.ShutdownTimeout); err != nil {
+	if err := serveUntilDone(ctx, ln, handler, cfg.ShutdownTimeout, hub.Close); err != nil {
 		log.Error("server stopped with an error", "error", err)
 		return 1
 	}
@@ -176,8 +182,10 @@ func openReplicas(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog
 }
 
 // serveUntilDone serves on ln until ctx is cancelled, then stops accepting connections and
-// waits up to shutdownTimeout for the requests in flight to finish.
-func serveUntilDone(ctx context.Context, ln net.Listener, handler http.Handler, shutdownTimeout time.Duration) error {
+// waits up to shutdownTimeout for the requests in flight to finish. onShutdown run when the
+// shutdown begins: they end the long-lived responses (notification streams), which would
+// otherwise hold Shutdown until its timeout.
+func serveUntilDone(ctx context.Context, ln net.Listener, handler http.Handler, shutdownTimeout time.Duration, onShutdown ...func()) error {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -188,6 +196,9 @@ func serveUntilDone(ctx context.Context, ln net.Listener, handler http.Handler, 
 		WriteTimeout:   10 * time.Minute,
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 1 << 20,
+	}
+	for _, f := range onShutdown {
+		srv.RegisterOnShutdown(f)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -92,6 +92,12 @@ type Config struct {
 	// UploadSweepInterval is how often the server deletes direct uploads never registered
 	// (and retries failed deletes); 0 turns the sweep off on this instance.
 	UploadSweepInterval time.Duration
+	// NotifyHeartbeat is how often an open notification stream sends a comment line, so
+	// proxies and browsers keep the connection (NOTIFY_HEARTBEAT, API.md: 25 s).
+	NotifyHeartbeat time.Duration
+	// NotifyStreamBuffer is how many events a stream may have waiting before it is dropped as
+	// too slow (the client then reconnects with Last-Event-ID).
+	NotifyStreamBuffer int
 	// PublicBaseURL is where clients reach this server (PUBLIC_BASE_URL, no trailing slash):
 	// the URLs of files on its disk are rendered under it, absolute.
 	PublicBaseURL string
@@ -169,6 +175,8 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		UploadReadTimeout: r.positiveDuration("UPLOAD_READ_TIMEOUT", 10*time.Minute),
 
 		UploadSweepInterval: r.duration("UPLOAD_SWEEP_INTERVAL", time.Hour),
+		NotifyHeartbeat:     r.positiveDuration("NOTIFY_HEARTBEAT", 25*time.Second),
+		NotifyStreamBuffer:  r.intRange("NOTIFY_STREAM_BUFFER", 64, 1, 100_000),
 
 		RateLoginPerIP:           r.intRange("RATE_LOGIN_PER_IP", 30, 0, 1_000_000),
 		RateLoginFailsPerAccount: r.intRange("RATE_LOGIN_FAILS_PER_ACCOUNT", 10, 0, 1_000_000),

@@ -64,15 +64,36 @@ func (cm *Comments) Get(c *gin.Context) error {
 	return nil
 }
 
-// Create answers POST /api/comments: {videoId, content}; 404 for a missing video.
+// Replies answers GET /api/comments/:id/replies: the replies to a top-level comment, oldest
+// first, by cursor; 404 for a missing comment.
+func (cm *Comments) Replies(c *gin.Context) error {
+	id, err := ParseID(c, "id")
+	if err != nil {
+		return err
+	}
+	req, err := cursorPage(c)
+	if err != nil {
+		return err
+	}
+	page, err := cm.Store.Comments.Replies(c.Request.Context(), middleware.Viewer(c), id, req)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, newCommentPage(page))
+	return nil
+}
+
+// Create answers POST /api/comments: {videoId, content, parentId?}; 404 for a missing video
+// or parent, 400 for a parent on another video.
 func (cm *Comments) Create(c *gin.Context) error {
 	viewer, err := middleware.MustViewerID(c)
 	if err != nil {
 		return err
 	}
 	var in struct {
-		VideoID flexibleID `json:"videoId"`
-		Content *string    `json:"content"`
+		VideoID  flexibleID  `json:"videoId"`
+		Content  *string     `json:"content"`
+		ParentID *flexibleID `json:"parentId"` // absent or null: a top-level comment
 	}
 	if err := middleware.BindJSON(c, &in); err != nil {
 		return err
@@ -84,12 +105,18 @@ func (cm *Comments) Create(c *gin.Context) error {
 	case in.VideoID.Bad:
 		problems.Add("videoId", "must be a positive whole number")
 	}
+	if in.ParentID != nil && in.ParentID.Bad {
+		problems.Add("parentId", "must be a positive whole number")
+	}
 	content := checkContent(in.Content, &problems)
 	if err := problems.Err(); err != nil {
 		return err
 	}
 	ctx := c.Request.Context()
 	comment := models.Comment{UserID: viewer, VideoID: in.VideoID.Value, Content: content}
+	if in.ParentID != nil {
+		comment.ParentID = &in.ParentID.Value
+	}
 	view, err := cm.Store.Comments.Create(ctx, &comment)
 	if err != nil {
 		return err

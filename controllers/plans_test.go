@@ -18,6 +18,8 @@ type listFixture struct {
 	viewer *apitest.User
 	author *apitest.User
 	video  int32
+	// comment is a comment on video with 60 replies.
+	comment int32
 }
 
 func newListFixture(t *testing.T, api *apitest.API) listFixture {
@@ -38,7 +40,14 @@ func newListFixture(t *testing.T, api *apitest.API) listFixture {
 	testdb.MustRun(t, db, `INSERT INTO follows (follower_id, following_id) VALUES (?, ?)`, viewer.ID, author.ID)
 	testdb.MustRun(t, db, `INSERT INTO video_likes (user_id, video_id) SELECT ?, id FROM videos WHERE user_id = ?`, viewer.ID, author.ID)
 	testdb.MustRun(t, db, `INSERT INTO comment_likes (user_id, comment_id) SELECT ?, id FROM comments WHERE video_id = ?`, viewer.ID, ids[0])
-	return listFixture{viewer: viewer, author: author, video: ids[0]}
+	// The crowd replies to the first comment and the viewer has 60 notifications.
+	var comment int32
+	testdb.MustScan(t, db, &comment, `SELECT min(id) FROM comments WHERE video_id = ?`, ids[0])
+	testdb.MustRun(t, db, `INSERT INTO comments (user_id, video_id, content, parent_id, reply_to_user_id)
+		SELECT user_id, video_id, 'reply', ?, ? FROM comments WHERE video_id = ? AND parent_id IS NULL`, comment, viewer.ID, ids[0])
+	testdb.MustRun(t, db, `INSERT INTO notifications (user_id, actor_id, type, video_id)
+		SELECT ?, user_id, 'like', video_id FROM video_likes WHERE video_id = ? AND user_id <> ?`, viewer.ID, ids[0], viewer.ID)
+	return listFixture{viewer: viewer, author: author, video: ids[0], comment: comment}
 }
 
 // listEndpoints are every list of videos, comments and likers, with the most statements each
@@ -66,6 +75,9 @@ func listEndpoints(f listFixture) []struct {
 		{path("/api/videos/%d/comments?page=1", f.video), 6},
 		{"/api/comments", 4},
 		{"/api/comments?page=2", 5},
+		{path("/api/comments/%d/replies", f.comment), 5},
+		{"/api/notifications", 2},
+		{"/api/notifications?type=like", 2},
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"tiktok/docs"
 	"tiktok/errs"
 	"tiktok/middleware"
+	"tiktok/notify"
 	"tiktok/storage"
 	"tiktok/store"
 )
@@ -41,6 +42,10 @@ type Deps struct {
 	// Replicas, when set (DATABASE_REPLICA_URLS), serve the feed, profile, list and search
 	// reads; /readyz and /metrics report them. Nil: every read goes to DB.
 	Replicas *database.Replicas
+	// Notifications is this instance's listener of new notifications, which the streams
+	// subscribe to (it starts with the first stream). Nil: New makes one for the life of the
+	// process; main and the tests make their own, to close it.
+	Notifications *notify.Hub
 }
 
 // Limiters are the rate limiters of the auth routes (API.md, "Users and auth").
@@ -284,6 +289,17 @@ func New(d Deps) (*gin.Engine, error) {
 	api.DELETE("/comments/:id", required, h(comments.Delete))
 	api.POST("/comments/:id/like", required, h(comments.Like))
 	api.DELETE("/comments/:id/like", required, h(comments.Unlike))
+	api.GET("/comments/:id/replies", optional, h(comments.Replies))
+
+	if d.Notifications == nil {
+		d.Notifications = NewNotificationHub(d.Config, d.DB, d.Log)
+	}
+	notifications := &controllers.Notifications{Store: data, Hub: d.Notifications, Heartbeat: d.Config.NotifyHeartbeat}
+	api.GET("/notifications", required, h(notifications.List))
+	api.GET("/notifications/unread-count", required, h(notifications.UnreadCount))
+	api.POST("/notifications/read", required, h(notifications.MarkRead))
+	api.POST("/notifications/ticket", required, h(notifications.Ticket))
+	api.GET("/notifications/stream", controllers.StreamAuth(required), h(notifications.Stream))
 
 	api.GET("/search", optional, h(search.Search))
 	api.GET("/search/suggest", optional, h(search.Suggest))
@@ -306,6 +322,11 @@ func NewStoredFiles(c config.Config, st storage.Store, data *store.Store, log *s
 	}
 	return &controllers.StoredFiles{Uploads: st, Refs: data.Files, Ledger: data.Uploads,
 		MaxVideoBytes: maxVideoBytes(c), Log: log, Media: mediaURLs(c)}
+}
+
+// NewNotificationHub is the listener of new notifications of the settings (not started yet).
+func NewNotificationHub(c config.Config, db *gorm.DB, log *slog.Logger) *notify.Hub {
+	return notify.New(db, notify.Options{Log: log, Buffer: c.NotifyStreamBuffer})
 }
 
 // mediaURLs renders files on this server's disk under PUBLIC_BASE_URL and recognises the

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -21,15 +22,21 @@ type Comments struct {
 var errCommentNotFound = errs.NotFound("Comment not found")
 
 const commentColumns = `c.id, c.content, c.user_id, c.video_id, c.created_at, c.updated_at, c.like_count,
-	u.username AS author_username, u.name AS author_name, u.avatar AS author_avatar`
+	c.parent_id, c.reply_to_user_id, c.reply_count,
+	u.username AS author_username, u.name AS author_name, u.avatar AS author_avatar,
+	r.username AS reply_to_username, r.name AS reply_to_name, r.avatar AS reply_to_avatar`
 
-const commentsWithAuthor = "comments c JOIN users u ON u.id = c.user_id"
+// commentsWithAuthor joins each comment's author and, for a reply, the author it answers.
+const commentsWithAuthor = "comments c JOIN users u ON u.id = c.user_id LEFT JOIN users r ON r.id = c.reply_to_user_id"
 
 type commentRow struct {
 	models.Comment
-	AuthorUsername string  `gorm:"column:author_username"`
-	AuthorName     *string `gorm:"column:author_name"`
-	AuthorAvatar   *string `gorm:"column:author_avatar"`
+	AuthorUsername  string  `gorm:"column:author_username"`
+	AuthorName      *string `gorm:"column:author_name"`
+	AuthorAvatar    *string `gorm:"column:author_avatar"`
+	ReplyToUsername *string `gorm:"column:reply_to_username"`
+	ReplyToName     *string `gorm:"column:reply_to_name"`
+	ReplyToAvatar   *string `gorm:"column:reply_to_avatar"`
 }
 
 // commentViews adds the viewer fields to a page of comments with at most two more queries
@@ -55,10 +62,15 @@ func commentViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int3
 	for i, r := range rows {
 		out[i] = CommentView{
 			ID: r.ID, Content: r.Content, UserID: r.UserID, VideoID: r.VideoID,
+			ParentID: r.ParentID, ReplyCount: r.ReplyCount,
 			CreatedAt: Timestamp(r.CreatedAt), UpdatedAt: Timestamp(r.UpdatedAt),
 			User: UserSummary{ID: r.UserID, Username: r.AuthorUsername, Name: r.AuthorName,
 				Avatar: media.publicPtr(r.AuthorAvatar), IsFollowing: following(r.UserID)},
 			LikeCount: r.LikeCount, Count: CommentCount{Likes: r.LikeCount}, IsLiked: liked[r.ID],
+		}
+		if r.ReplyToUserID != nil && r.ReplyToUsername != nil {
+			out[i].ReplyTo = &UserSummary{ID: *r.ReplyToUserID, Username: *r.ReplyToUsername, Name: r.ReplyToName,
+				Avatar: media.publicPtr(r.ReplyToAvatar)}
 		}
 	}
 	return out, nil
@@ -69,21 +81,38 @@ func (s *Comments) List(ctx context.Context, viewer int32, req PageRequest) (Pag
 	return s.page(ctx, viewer, "", nil, req)
 }
 
-// ForVideo is video id's comments, newest first (GET /api/videos/:id/comments); NotFound for
-// a missing video.
+// ForVideo is video id's top-level comments, newest first, each with its replyCount (GET
+// /api/videos/:id/comments); NotFound for a missing video. The partial index
+// comments_top_level_video_id_created_at_id_idx serves it.
 func (s *Comments) ForVideo(ctx context.Context, viewer, videoID int32, req PageRequest) (Page[CommentView], error) {
 	if err := (&Videos{db: s.reads}).Exists(ctx, videoID); err != nil {
 		return Page[CommentView]{}, err
 	}
-	return s.page(ctx, viewer, "c.video_id = ?", []any{videoID}, req)
+	return s.page(ctx, viewer, "c.video_id = ? AND c.parent_id IS NULL", []any{videoID}, req)
+}
+
+// Replies is the replies to comment id, oldest first, as a conversation reads (GET
+// /api/comments/:id/replies), through comments_parent_id_created_at_id_idx; NotFound for a
+// missing comment. A reply has no replies of its own (they sit under its top-level comment),
+// so its list is empty.
+func (s *Comments) Replies(ctx context.Context, viewer, id int32, req PageRequest) (Page[CommentView], error) {
+	if err := exists(ctx, s.reads, `SELECT id FROM comments WHERE id = ?`, id, errCommentNotFound); err != nil {
+		return Page[CommentView]{}, err
+	}
+	return s.pageIn(ctx, viewer, keyset{first: "c.created_at", second: "c.id", ascending: true}, "c.parent_id = ?", []any{id}, req)
 }
 
 // page pages through the comments matching where, by (created_at DESC, id DESC): the
 // comments_created_at_id_idx and comments_video_id_created_at_id_idx indexes serve it. A bare
 // numeric cursor is a comment id.
 func (s *Comments) page(ctx context.Context, viewer int32, where string, args []any, req PageRequest) (Page[CommentView], error) {
+	return s.pageIn(ctx, viewer, keyset{first: "c.created_at", second: "c.id"}, where, args, req)
+}
+
+// pageIn is page in the order of keys.
+func (s *Comments) pageIn(ctx context.Context, viewer int32, keys keyset, where string, args []any, req PageRequest) (Page[CommentView], error) {
 	spec := listSpec{
-		keys:    keyset{first: "c.created_at", second: "c.id"},
+		keys:    keys,
 		columns: commentColumns, from: commentsWithAuthor, countFrom: "comments c",
 		where: where, args: args,
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
@@ -133,27 +162,106 @@ func (s *Comments) Get(ctx context.Context, viewer, id int32) (CommentView, erro
 
 // Create inserts c and reads it back as its author sees it, in one transaction (the answer is
 // the comment as committed, even when its video or its author's account is deleted a moment
-// later); NotFound when its video does not exist (the foreign key says so). The author's row
-// is locked first (the lock order, locks.go), then the insert locks the video for its count:
-// an author deleted meanwhile is errViewerGone.
+// later), with its notifications: the video's owner ("comment"), for a reply the author it
+// answers ("reply"), and the users it mentions. NotFound when its video does not exist.
+//
+// A reply (c.ParentID set) is stored under the top-level comment: a reply to a reply goes under
+// that reply's parent, with ReplyToUserID the author of the comment answered. Its parent must
+// exist (NotFound) and be on the same video (Invalid).
+//
+// Locks follow the lock order (locks.go): the author's row, then the video (count_comments
+// moves its count), then the top-level comment (count_replies moves its count). An author
+// deleted meanwhile is errViewerGone.
 func (s *Comments) Create(ctx context.Context, c *models.Comment) (CommentView, error) {
 	var view CommentView
+	answered := c.ParentID
 	err := translate(transact(ctx, s.db, func(tx *gorm.DB) error {
 		if _, err := lockUsers(tx, c.UserID, userLocks{}.need(c.UserID, keyShare)); err != nil {
 			return err
 		}
+		var replyTo int32
+		if answered != nil {
+			// The parent's video and author never change: read without a lock, then lock the
+			// top-level comment after the video.
+			var parents []struct {
+				VideoID  int32  `gorm:"column:video_id"`
+				ParentID *int32 `gorm:"column:parent_id"`
+				UserID   int32  `gorm:"column:user_id"`
+			}
+			if err := tx.Raw(`SELECT video_id, parent_id, user_id FROM comments WHERE id = ?`, *answered).Scan(&parents).Error; err != nil {
+				return err
+			}
+			if len(parents) == 0 {
+				return errParentNotFound
+			}
+			if parents[0].VideoID != c.VideoID {
+				return errs.InvalidField("parentId", "is a comment on another video")
+			}
+			top := *answered
+			if parents[0].ParentID != nil {
+				top = *parents[0].ParentID
+			}
+			replyTo = parents[0].UserID
+			c.ParentID, c.ReplyToUserID = &top, &replyTo
+		}
+		var owners []int32
+		if err := tx.Raw(`SELECT user_id FROM videos WHERE id = ? FOR NO KEY UPDATE`, c.VideoID).Scan(&owners).Error; err != nil {
+			return err
+		}
+		if len(owners) == 0 {
+			return errVideoNotFound
+		}
+		if c.ParentID != nil {
+			var tops []int32
+			if err := tx.Raw(`SELECT id FROM comments WHERE id = ? FOR NO KEY UPDATE`, *c.ParentID).Scan(&tops).Error; err != nil {
+				return err
+			}
+			if len(tops) == 0 {
+				return errParentNotFound
+			}
+		}
 		c.ID = 0 // a retried attempt inserts afresh
 		if err := tx.Create(c).Error; err != nil {
+			return err
+		}
+		if err := notifyComment(tx, c, owners[0], false); err != nil {
 			return err
 		}
 		var err error
 		view, err = (&Comments{db: tx, media: s.media}).Get(ctx, c.UserID, c.ID)
 		return err
 	}))
-	if errs.Is(err, errs.KindNotFound) {
+	if errs.Is(err, errs.KindNotFound) && err != errParentNotFound {
 		return CommentView{}, errVideoNotFound
 	}
 	return view, err
+}
+
+var errParentNotFound = errs.NotFound("Parent comment not found")
+
+// notifyComment writes the notifications of comment c on a video of owner: "reply" to the
+// author it answers, "comment" to the video's owner (unless already told as the answered
+// author), "mention" to the users it mentions (unless told already). With edit (the content
+// changed) only the mentions are synced.
+func notifyComment(tx *gorm.DB, c *models.Comment, owner int32, edit bool) error {
+	var told []int32
+	if c.ReplyToUserID != nil {
+		if !edit {
+			if err := notifyOnce(tx, *c.ReplyToUserID, c.UserID, models.NotifyReply, &c.VideoID, &c.ID); err != nil {
+				return err
+			}
+		}
+		told = append(told, *c.ReplyToUserID)
+	}
+	if !slices.Contains(told, owner) {
+		if !edit {
+			if err := notifyOnce(tx, owner, c.UserID, models.NotifyComment, &c.VideoID, &c.ID); err != nil {
+				return err
+			}
+		}
+		told = append(told, owner)
+	}
+	return syncMentions(tx, c.UserID, c.VideoID, &c.ID, &c.Content, told, edit)
 }
 
 // Update sets the content of comment id if viewer wrote it (Forbidden otherwise).
@@ -162,14 +270,20 @@ func (s *Comments) Update(ctx context.Context, viewer, id int32, content string)
 		if _, err := lockUsers(tx, viewer, userLocks{}.need(viewer, keyShare)); err != nil {
 			return err
 		}
-		author, _, err := lockComment(tx, id)
+		locked, err := lockComment(tx, id)
 		if err != nil {
 			return err
 		}
-		if author != viewer {
+		if locked.Author != viewer {
 			return errs.Forbidden("You can only edit your own comments")
 		}
-		return tx.Exec(`UPDATE comments SET content = ?, updated_at = ? WHERE id = ?`, content, time.Now().UTC(), id).Error
+		if err := tx.Exec(`UPDATE comments SET content = ?, updated_at = ? WHERE id = ?`, content, time.Now().UTC(), id).Error; err != nil {
+			return err
+		}
+		// Mentions follow the edit: the newly mentioned are told, the no longer mentioned lose
+		// their notification.
+		c := models.Comment{ID: id, UserID: viewer, VideoID: locked.VideoID, Content: content, ReplyToUserID: locked.ReplyTo}
+		return notifyComment(tx, &c, locked.VideoOwner, true)
 	}))
 }
 
@@ -192,31 +306,37 @@ func (s *Comments) Delete(ctx context.Context, viewer, id int32) error {
 		if err := tx.Exec(`SELECT id FROM videos WHERE id = ? FOR NO KEY UPDATE`, videos[0]).Error; err != nil {
 			return err
 		}
-		author, owner, err := lockComment(tx, id)
+		locked, err := lockComment(tx, id)
 		if err != nil {
 			return err
 		}
-		if author != viewer && owner != viewer {
+		if locked.Author != viewer && locked.VideoOwner != viewer {
 			return errs.Forbidden("You can only delete your own comments or comments on your videos")
 		}
+		// Its replies, their likes and every notification about them go by cascade.
 		return tx.Exec(`DELETE FROM comments WHERE id = ?`, id).Error
 	}))
 }
 
-// lockComment locks a comment and returns its author and its video's owner; NotFound when the
-// comment is missing.
-func lockComment(tx *gorm.DB, id int32) (author, videoOwner int32, err error) {
-	var rows []struct {
-		Author     int32 `gorm:"column:author"`
-		VideoOwner int32 `gorm:"column:video_owner"`
-	}
-	if err := tx.Raw(`SELECT c.user_id AS author, v.user_id AS video_owner
+// lockedComment is what the writes of a comment need to know about it.
+type lockedComment struct {
+	Author     int32  `gorm:"column:author"`
+	VideoOwner int32  `gorm:"column:video_owner"`
+	VideoID    int32  `gorm:"column:video_id"`
+	ReplyTo    *int32 `gorm:"column:reply_to_user_id"`
+}
+
+// lockComment locks a comment and returns its author, its video and the video's owner, and
+// the author it answers; NotFound when the comment is missing.
+func lockComment(tx *gorm.DB, id int32) (lockedComment, error) {
+	var rows []lockedComment
+	if err := tx.Raw(`SELECT c.user_id AS author, v.user_id AS video_owner, c.video_id, c.reply_to_user_id
 		FROM comments c JOIN videos v ON v.id = c.video_id WHERE c.id = ? FOR UPDATE OF c`, id).
 		Scan(&rows).Error; err != nil {
-		return 0, 0, err
+		return lockedComment{}, err
 	}
 	if len(rows) == 0 {
-		return 0, 0, errCommentNotFound
+		return lockedComment{}, errCommentNotFound
 	}
-	return rows[0].Author, rows[0].VideoOwner, nil
+	return rows[0], nil
 }

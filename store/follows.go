@@ -35,12 +35,21 @@ func (s *Follows) Set(ctx context.Context, viewer, target int32, follow bool) (f
 		if !found[target] {
 			return errUserNotFound
 		}
-		stmt := `DELETE FROM follows WHERE follower_id = ? AND following_id = ?`
+		// The followed user's notification lives exactly as long as the follow row.
 		if follow {
-			stmt = `INSERT INTO follows (follower_id, following_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
-		}
-		if err := tx.Exec(stmt, viewer, target).Error; err != nil {
-			return err
+			if err := tx.Exec(`INSERT INTO follows (follower_id, following_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, viewer, target).Error; err != nil {
+				return err
+			}
+			if err := notifyOnce(tx, target, viewer, models.NotifyFollow, nil, nil); err != nil {
+				return err
+			}
+		} else {
+			if err := tx.Exec(`DELETE FROM follows WHERE follower_id = ? AND following_id = ?`, viewer, target).Error; err != nil {
+				return err
+			}
+			if err := tx.Exec(`DELETE FROM notifications WHERE actor_id = ? AND type = 'follow' AND user_id = ?`, viewer, target).Error; err != nil {
+				return err
+			}
 		}
 		return tx.Raw(`SELECT follower_count FROM users WHERE id = ?`, target).Scan(&followerCount).Error
 	})

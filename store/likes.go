@@ -24,6 +24,11 @@ type LikeTarget struct {
 	// ("" when it moves none): the video's author, whose likeCount counts likes received.
 	author   string
 	notFound error
+	// notify tells the item's author of the like (args: liker, item, liker; none for one's
+	// own item); unnotify takes it back on unlike (args: liker, item). They run right after
+	// the like's insert or delete, in its transaction, so the notification lives exactly as
+	// long as the like.
+	notify, unnotify string
 }
 
 // The two things a user can like.
@@ -33,16 +38,23 @@ var (
 		del:      `DELETE FROM video_likes WHERE user_id = ? AND video_id = ?`,
 		count:    `SELECT like_count FROM videos WHERE id = ?`,
 		author:   `SELECT user_id FROM videos WHERE id = ?`,
-		notFound: errVideoNotFound}
+		notFound: errVideoNotFound,
+		notify: `INSERT INTO notifications (user_id, actor_id, type, video_id)
+			SELECT user_id, ?, 'like', id FROM videos WHERE id = ? AND user_id <> ? ON CONFLICT DO NOTHING`,
+		unnotify: `DELETE FROM notifications WHERE actor_id = ? AND type = 'like' AND video_id = ?`}
 	CommentLikes = LikeTarget{
 		insert:   `INSERT INTO comment_likes (user_id, comment_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 		del:      `DELETE FROM comment_likes WHERE user_id = ? AND comment_id = ?`,
 		count:    `SELECT like_count FROM comments WHERE id = ?`,
-		notFound: errCommentNotFound}
+		notFound: errCommentNotFound,
+		notify: `INSERT INTO notifications (user_id, actor_id, type, video_id, comment_id)
+			SELECT user_id, ?, 'comment_like', video_id, id FROM comments WHERE id = ? AND user_id <> ? ON CONFLICT DO NOTHING`,
+		unnotify: `DELETE FROM notifications WHERE actor_id = ? AND type = 'comment_like' AND comment_id = ?`}
 )
 
 // Set adds (like true) or removes viewer's like of t's item id in one transaction and returns
-// the item's like count as of that change (read in the same transaction, so it includes it).
+// the item's like count as of that change (read in the same transaction, so it includes it),
+// and adds or removes the author's notification of it in the same transaction.
 // Likes are a set: liking twice keeps one row; the table's trigger moves the counters. A
 // missing item is NotFound: the insert fails its foreign key, or the count finds no row.
 //
@@ -67,12 +79,20 @@ func (s *Likes) Set(ctx context.Context, t LikeTarget, viewer, id int32, like bo
 		if _, err := lockUsers(tx, viewer, locks); err != nil {
 			return err
 		}
-		stmt := t.del
 		if like {
-			stmt = t.insert
-		}
-		if err := tx.Exec(stmt, viewer, id).Error; err != nil {
-			return err
+			if err := tx.Exec(t.insert, viewer, id).Error; err != nil {
+				return err
+			}
+			if err := tx.Exec(t.notify, viewer, id, viewer).Error; err != nil {
+				return err
+			}
+		} else {
+			if err := tx.Exec(t.del, viewer, id).Error; err != nil {
+				return err
+			}
+			if err := tx.Exec(t.unnotify, viewer, id).Error; err != nil {
+				return err
+			}
 		}
 		return tx.Raw(t.count, id).Scan(&counts).Error
 	})

@@ -61,6 +61,9 @@ type keyset struct {
 	// parts (the search's match tiers), each by its score (byScore is implied). Its statement
 	// writes the condition of each part itself from the cursor's three values.
 	tiered bool
+	// ascending turns the order around: oldest first (a comment's replies), the cursor
+	// condition becoming (first, second) > (?, ?).
+	ascending bool
 }
 
 // listSpec describes one list; fetchPage does the rest (cursor or offset mode, limit + 1,
@@ -69,10 +72,12 @@ type keyset struct {
 type listSpec struct {
 	keys keyset
 	// columns is the select list; fetchPage appends the time key as sort_at for lists by time.
-	columns string
-	from    string
-	where   string
-	args    []any
+	// columnArgs are the arguments of its placeholders, if any.
+	columns    string
+	columnArgs []any
+	from       string
+	where      string
+	args       []any
 	// countFrom is the FROM of the offset mode's count, when the page's joins are not needed
 	// to count (default from).
 	countFrom string
@@ -112,6 +117,9 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 			return page, err
 		}
 		keysetCond = "(" + spec.keys.first + ", " + spec.keys.second + ") < (?, ?)"
+		if spec.keys.ascending {
+			keysetCond = "(" + spec.keys.first + ", " + spec.keys.second + ") > (?, ?)"
+		}
 		if spec.keys.tiered {
 			keysetCond = "(tier, " + spec.keys.first + ", " + spec.keys.second + ") < (?, ?, ?)"
 			keysetArgs = []any{after.Tier, after.Score, after.ID}
@@ -132,7 +140,7 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 			sql += ", " + spec.keys.first + " AS sort_at" // the key of a list by time, for its cursor
 		}
 		sql += " FROM " + spec.from
-		where, whereArgs := spec.where, append([]any{}, spec.args...)
+		where, whereArgs := spec.where, append(append([]any{}, spec.columnArgs...), spec.args...)
 		if keysetCond != "" {
 			if where != "" {
 				where += " AND "
@@ -143,7 +151,11 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 		if where != "" {
 			sql += " WHERE " + where
 		}
-		sql += " ORDER BY " + spec.keys.first + " DESC, " + spec.keys.second + " DESC LIMIT ?"
+		dir := " DESC"
+		if spec.keys.ascending {
+			dir = " ASC"
+		}
+		sql += " ORDER BY " + spec.keys.first + dir + ", " + spec.keys.second + dir + " LIMIT ?"
 		args = append(whereArgs, limit+1)
 		if page.OffsetMode {
 			sql += " OFFSET ?"

@@ -46,6 +46,8 @@ type Store struct {
 	// Hashtags: tag pages and trending tags (hashtags.go).
 	Hashtags *Hashtags
 	Search   *Search
+	// Notifications: a user's notifications and the stream tickets (notifications.go).
+	Notifications *Notifications
 }
 
 // Option changes how a store renders what it reads.
@@ -93,7 +95,9 @@ func (s *Store) on(db, reads *gorm.DB) *Store {
 		Likes: &Likes{db: db, reads: reads, media: m}, Sessions: &Sessions{db: db},
 		Files: &Files{db: db}, Uploads: &Uploads{db: db},
 		Hashtags: &Hashtags{db: db, reads: reads, media: m, trending: s.trending},
-		Search:   &Search{db: db, reads: reads, media: m}}
+		Search:   &Search{db: db, reads: reads, media: m},
+		// Always the primary's: a notification the stream announces must be readable at once.
+		Notifications: &Notifications{db: db, media: m}}
 }
 
 // Transact runs fn with a store whose every query runs in one transaction: committed when fn

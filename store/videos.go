@@ -261,7 +261,7 @@ func (s *Videos) Exists(ctx context.Context, id int32) error {
 }
 
 // Create inserts v for its author (ID and timestamps are filled in), with the hashtags of its
-// caption, and reads it back as the author sees it, in one transaction: the answer is the video as committed, even when the
+// caption and the notifications of its mentions, and reads it back as the author sees it, in one transaction: the answer is the video as committed, even when the
 // author's account deletion removes it a moment later. The author's row is locked first (the
 // lock order, locks.go; the count_videos trigger moves its counters): an author deleted
 // meanwhile is errViewerGone, not a failed foreign key.
@@ -278,6 +278,9 @@ func (s *Videos) Create(ctx context.Context, v *models.Video) (VideoView, error)
 		if err := syncVideoTags(tx, v.ID, v.Caption, true); err != nil {
 			return err
 		}
+		if err := syncMentions(tx, v.UserID, v.ID, nil, v.Caption, nil, false); err != nil {
+			return err
+		}
 		var err error
 		view, err = (&Videos{db: tx, media: s.media}).Get(ctx, v.UserID, v.ID)
 		return err
@@ -291,7 +294,7 @@ type VideoUpdate struct {
 }
 
 // Update applies u to video id if viewer owns it: Forbidden otherwise, NotFound when missing.
-// A new caption brings its hashtags in the same transaction.
+// A new caption brings its hashtags and its mentions in the same transaction.
 func (s *Videos) Update(ctx context.Context, viewer, id int32, u VideoUpdate) error {
 	updates := map[string]any{}
 	if u.Caption.Set {
@@ -321,7 +324,12 @@ func (s *Videos) Update(ctx context.Context, viewer, id int32, u VideoUpdate) er
 		if !u.Caption.Set {
 			return nil
 		}
-		return syncVideoTags(tx, id, u.Caption.Value, false)
+		if err := syncVideoTags(tx, id, u.Caption.Value, false); err != nil {
+			return err
+		}
+		// Mentions follow the edit: the newly mentioned are told, the no longer mentioned lose
+		// their notification, the still mentioned keep theirs as it was.
+		return syncMentions(tx, viewer, id, nil, u.Caption.Value, nil, true)
 	}))
 }
 

@@ -251,14 +251,19 @@ type CommentCount struct {
 
 // CommentView is the Comment shape of API.md.
 type CommentView struct {
-	ID        int32        `json:"id"`
-	Content   string       `json:"content"`
-	UserID    int32        `json:"userId"`
-	VideoID   int32        `json:"videoId"`
-	CreatedAt Timestamp    `json:"createdAt"`
-	UpdatedAt Timestamp    `json:"updatedAt"`
-	User      UserSummary  `json:"user"`
-	LikeCount int32        `json:"likeCount"`
-	Count     CommentCount `json:"_count"`
-	IsLiked   bool         `json:"isLiked"`
+	ID      int32  `json:"id"`
+	Content string `json:"content"`
+	UserID  int32  `json:"userId"`
+	VideoID int32  `json:"videoId"`
+	// ParentID is the top-level comment of a reply (null for a top-level comment); ReplyTo
+	// the author a reply answers.
+	ParentID   *int32       `json:"parentId"`
+	ReplyTo    *UserSummary `json:"replyTo"`
+	ReplyCount int32        `json:"replyCount"`
+	CreatedAt  Timestamp    `json:"createdAt"`
+	UpdatedAt  Timestamp    `json:"updatedAt"`
+	User       UserSummary  `json:"user"`
+	LikeCount  int32        `json:"likeCount"`
+	Count      CommentCount `json:"_count"`
+	IsLiked    bool         `json:"isLiked"`
 }

@@ -59,7 +59,7 @@ type options struct {
 }
 
 var knownOps = []string{"feed", "feedanon", "trending", "following", "video", "like", "comment",
-	"tag", "tagtrending", "tagdeep", "trendingtags", "sound"}
+	"tag", "tagtrending", "tagdeep", "trendingtags", "sound", "notifications"}
 
 // discoveryPaths are the list reads of the discovery operations (tagdeep is "tag" started at
 // a deep cursor; trendingtags is one page).
@@ -377,6 +377,32 @@ func step(ctx context.Context, r *rand.Rand, c *client, op string, ids *videoIDs
 			return status, err
 		}
 		var p feedPage
+		if err := json.Unmarshal(body, &p); err != nil {
+			return status, err
+		}
+		cursors[op] = ""
+		if p.Pagination.NextCursor != nil {
+			cursors[op] = *p.Pagination.NextCursor
+		}
+		return status, nil
+	case "notifications":
+		// The logged-in user's own list, following nextCursor like the feeds.
+		path := "/api/notifications?limit=20"
+		if cur := cursors[op]; cur != "" && depth[op] < deep {
+			path += "&cursor=" + url.QueryEscape(cur)
+			depth[op]++
+		} else {
+			depth[op] = 0
+		}
+		status, body, err := c.do(ctx, "GET", path, nil, true)
+		if err != nil || status != 200 {
+			return status, err
+		}
+		var p struct {
+			Pagination struct {
+				NextCursor *string `json:"nextCursor"`
+			} `json:"pagination"`
+		}
 		if err := json.Unmarshal(body, &p); err != nil {
 			return status, err
 		}

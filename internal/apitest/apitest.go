@@ -30,6 +30,7 @@ import (
 	"tiktok/config"
 	"tiktok/internal/contract"
 	"tiktok/middleware"
+	"tiktok/notify"
 	"tiktok/routes"
 	"tiktok/storage"
 )
@@ -74,6 +75,8 @@ type API struct {
 	Store  *storage.Local // nil when an option set another store
 	// Uploads is the store the router uses (Store, or the one an option set).
 	Uploads storage.Store
+	// Notifications is the router's listener of new notifications (closed with the test).
+	Notifications *notify.Hub
 }
 
 // Option changes the configuration or dependencies before the router is built.
@@ -106,6 +109,11 @@ func New(t testing.TB, db *gorm.DB, opts ...Option) *API {
 		o(&cfg, &deps)
 	}
 	deps.Config = cfg
+	if deps.Notifications == nil {
+		deps.Notifications = routes.NewNotificationHub(cfg, db, deps.Log)
+	}
+	hub := deps.Notifications
+	t.Cleanup(func() { hub.Close(); hub.Wait() })
 	// An option may set another store (a bucket); the local one is the default.
 	var store *storage.Local
 	if deps.Store == nil {
@@ -124,7 +132,8 @@ func New(t testing.TB, db *gorm.DB, opts ...Option) *API {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &API{T: t, DB: db, Config: cfg, Router: r, Tokens: deps.Tokens, Clock: clock, Store: store, Uploads: deps.Store}
+	return &API{T: t, DB: db, Config: cfg, Router: r, Tokens: deps.Tokens, Clock: clock, Store: store, Uploads: deps.Store,
+		Notifications: hub}
 }
 
 // testWriter sends log lines to t.Log.

@@ -12,6 +12,7 @@ var counterChecks = map[string]string{
 	"videos.like_count":     `SELECT count(*) FROM videos v WHERE like_count <> (SELECT count(*) FROM video_likes l WHERE l.video_id = v.id)`,
 	"videos.comment_count":  `SELECT count(*) FROM videos v WHERE comment_count <> (SELECT count(*) FROM comments c WHERE c.video_id = v.id)`,
 	"comments.like_count":   `SELECT count(*) FROM comments c WHERE like_count <> (SELECT count(*) FROM comment_likes l WHERE l.comment_id = c.id)`,
+	"comments.reply_count":  `SELECT count(*) FROM comments c WHERE reply_count <> (SELECT count(*) FROM comments r WHERE r.parent_id = c.id)`,
 	"users.follower_count":  `SELECT count(*) FROM users u WHERE follower_count <> (SELECT count(*) FROM follows f WHERE f.following_id = u.id)`,
 	"users.following_count": `SELECT count(*) FROM users u WHERE following_count <> (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)`,
 	"users.video_count":     `SELECT count(*) FROM users u WHERE video_count <> (SELECT count(*) FROM videos v WHERE v.user_id = u.id)`,
