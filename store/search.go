@@ -95,12 +95,20 @@ const (
 // no weights, so a caption-only condition is a recheck of every match, and PostgreSQL,
 // estimating it like the plain match, walked the whole trending index for a word found only in
 // sounds (2 s for "sabrina").
+//
+// The walk reads the vectors from the index, not the rows: videos_search_walk_idx holds the
+// vector beside the order (index-only, 0.1-1% words went from 30-130 ms to 3-4 ms) for every
+// vector short enough for a btree entry, videos_search_walk_long_idx the order of the others.
+// A page is the two walks' first rows merged (each its own branch with the keyset and the
+// LIMIT, PostgreSQL merges them in order), cut, then joined to the rows it lists. The two
+// predicates repeat the indexes' exactly (database/migrations_search.go, search_walk); a
+// videos status filter would be added to both, as to the indexes.
 const (
 	videoQuery = `websearch_to_tsquery('simple', f_unaccent(@q))`
 	videoMatch = `v.search_vector @@ ` + videoQuery
-	// The columns of videoColumns, without the authors (joined after the page is cut).
-	videoSearchColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
-		v.created_at, v.updated_at, v.like_count, v.comment_count, v.trending_score`
+	// videoShortVector and videoLongVector split the videos between the two walks.
+	videoShortVector = `octet_length(v.search_vector::text) <= 1200`
+	videoLongVector  = `octet_length(v.search_vector::text) > 1200`
 )
 
 // searchStatementTimeout bounds every statement of a search (SET LOCAL in its read
@@ -364,13 +372,22 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 			// The page is cut before the authors are joined: joined first, PostgreSQL would
 			// hash every user to join a page of matches.
 			statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
-				sql, args := withQuery(`SELECT `+videoSearchColumns+` FROM videos v WHERE `+videoMatch, q)
-				if keyset != "" {
-					sql += " AND " + keyset
-					args = append(args, keysetArgs...)
+				var walks []string
+				var args []any
+				for _, part := range []string{videoShortVector, videoLongVector} {
+					sql, qArgs := withQuery(`SELECT v.id, v.trending_score FROM videos v WHERE `+part+` AND `+videoMatch, q)
+					args = append(args, qArgs...)
+					if keyset != "" {
+						sql += " AND " + keyset
+						args = append(args, keysetArgs...)
+					}
+					walks = append(walks, `(`+sql+` ORDER BY v.trending_score DESC, v.id DESC LIMIT ?)`)
+					args = append(args, limit)
 				}
-				return `SELECT ` + videoColumns + ` FROM (` + sql + ` ORDER BY v.trending_score DESC, v.id DESC LIMIT ?) v
-					JOIN users u ON u.id = v.user_id ORDER BY v.trending_score DESC, v.id DESC`, append(args, limit)
+				return `SELECT ` + videoColumns + ` FROM (SELECT w.id FROM (` + strings.Join(walks, " UNION ALL ") + `) w
+						ORDER BY w.trending_score DESC, w.id DESC LIMIT ?) p
+					JOIN videos v ON v.id = p.id JOIN users u ON u.id = v.user_id
+					ORDER BY v.trending_score DESC, v.id DESC`, append(args, limit)
 			}}
 		var err error
 		out, err = videoPage(ctx, tx, s.media, viewer, spec, req)

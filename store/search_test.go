@@ -212,11 +212,23 @@ func TestVideoSearchRanksMatchesByEngagementThenNewest(t *testing.T) {
 	popular := captioned(t, owner, "sunset "+m, "")
 	like(t, popular, 3)
 	inSound := captioned(t, owner, m, "sunset")
+	long := captioned(t, owner, "sunset "+m+" "+longWords("r"), "")
+	like(t, long, 1)
 	captioned(t, owner, m+" sunrise", "") // no match
 	got := searchVideos(t, "sunset "+m)
-	if want := []int32{popular, inSound, quiet}; !slices.Equal(got, want) {
-		t.Fatalf("got %v, want %v (liked, then at equal engagement the newer, the sound match, first)", got, want)
+	if want := []int32{popular, long, inSound, quiet}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v (more liked first, then at equal engagement the newer; a long caption in its place)", got, want)
 	}
+}
+
+// longWords is a caption tail of 150 distinct words, whose vector is too long for the
+// index-only walk (a text form over 1,200 bytes).
+func longWords(seed string) string {
+	words := make([]string, 150)
+	for k := range words {
+		words[k] = fmt.Sprintf("w%sx%03d", seed, k)
+	}
+	return strings.Join(words, " ")
 }
 
 func sameSet(a, b []int32) bool {
@@ -252,7 +264,14 @@ func searchFixture(t *testing.T) []searchList {
 		if i%3 == 0 {
 			caption = m + " clip clip " + m // another rank
 		}
+		if i%4 == 1 {
+			// A vector too long for the index-only walk: the page merges both walks.
+			caption += " " + longWords(fmt.Sprint(i))
+		}
 		videos = append(videos, captioned(t, owner, caption, ""))
+	}
+	if long := ids(t, `SELECT id FROM videos WHERE id IN ? AND octet_length(search_vector::text) > 1200`, videos); len(long) != 8 {
+		t.Fatalf("%d videos with a vector for the long walk, want 8", len(long))
 	}
 	like(t, videos[4], 2)
 	like(t, videos[9], 2)
