@@ -26,6 +26,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611300010_search", Migrate: addSearch, Rollback: dropSearch},
 		{ID: "202611300011_search_nearest", Migrate: addSearchNearest, Rollback: dropSearchNearest},
 		{ID: "202611300050_search_walk", Migrate: addSearchWalk, Rollback: dropSearchWalk},
+		{ID: "202611300051_search_similar_paths", Migrate: addSearchSimilarPaths, Rollback: dropSearchSimilarPaths},
 	}
 }
 

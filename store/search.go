@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
@@ -32,6 +33,8 @@ type Search struct {
 	media MediaURLs
 	// timeout is the statement timeout of a search ("" is searchStatementTimeout; tests set less).
 	timeout string
+	// trigrams are the statistics the users' similarity tier chooses its index by (similarPath).
+	trigrams *trigramCache
 }
 
 // MaxQueryChars is the longest search text API.md accepts (runes).
@@ -124,15 +127,54 @@ const searchStatementTimeout = "2s"
 // depends on how common the words are (an index walk for a common word, the GIN index and a
 // sort for a rare one). A statement cancelled by the timeout is 503 unavailable.
 func (s *Search) read(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	err := s.reads.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Exec(`SELECT set_config('pg_trgm.similarity_threshold', ?, true),
-			set_config('statement_timeout', ?, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
-			similarityThreshold, cmp.Or(s.timeout, searchStatementTimeout)).Error
+	return s.transaction(ctx, func(tx *gorm.DB) error {
+		err := tx.Exec(`SELECT `+searchSettings, similarityThreshold, cmp.Or(s.timeout, searchStatementTimeout)).Error
 		if err != nil {
 			return err
 		}
 		return fn(tx)
 	})
+}
+
+const searchSettings = `set_config('pg_trgm.similarity_threshold', ?, true),
+	set_config('statement_timeout', ?, true), set_config('plan_cache_mode', 'force_custom_plan', true)`
+
+// readTrigrams is read for the users' search: the statement of the settings also returns the
+// trigrams of q (as the indexes hold them) and, when the cached statistics are older than
+// trigramStatsMaxAge, the statistics anew, so a search runs as many statements either way.
+func (s *Search) readTrigrams(ctx context.Context, q string, fn func(tx *gorm.DB, stats *trigramStats, trigrams []string) error) error {
+	stats, refresh := s.trigrams.take()
+	defer s.trigrams.release(refresh)
+	return s.transaction(ctx, func(tx *gorm.DB) error {
+		sql := `SELECT ` + searchSettings + `, array_to_json(show_trgm(lower(f_unaccent(?))))::text AS trigrams`
+		if refresh {
+			sql += `, ` + trigramStatsQuery
+		} else {
+			sql += `, NULL::text AS stats`
+		}
+		var row struct {
+			Trigrams string  `gorm:"column:trigrams"`
+			Stats    *string `gorm:"column:stats"`
+		}
+		err := tx.Raw(sql, similarityThreshold, cmp.Or(s.timeout, searchStatementTimeout), q).Scan(&row).Error
+		if err != nil {
+			return err
+		}
+		var trigrams []string
+		if err := json.Unmarshal([]byte(row.Trigrams), &trigrams); err != nil {
+			return err
+		}
+		if refresh {
+			stats = s.trigrams.store(row.Stats)
+		}
+		return fn(tx, stats, trigrams)
+	})
+}
+
+// transaction runs fn in a read transaction on the store's reads; a statement cancelled by
+// the timeout is 503 unavailable.
+func (s *Search) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	err := s.reads.WithContext(ctx).Transaction(fn)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil {
 		return errs.Unavailable("The search took too long, please retry or search for something more precise", err)
@@ -243,16 +285,27 @@ var userTiers = []struct {
 	// matches of the tiers above.
 	{0, `SELECT s.id, s.username, s.name, s.avatar, 0 AS tier, s.score FROM (
 			SELECT u.id, u.username, u.name, u.avatar, ` + userSimilarScore + ` AS score FROM users u
-			WHERE u.id IN (
-				(SELECT u.id FROM users u WHERE ` + userName + ` % @qn ORDER BY ` + userName + ` <-> @qn LIMIT ` + similarLimit + `)
-				UNION
-				(SELECT u.id FROM users u WHERE ` + userRealName + ` % @qn ORDER BY ` + userRealName + ` <-> @qn LIMIT ` + similarLimit + `))
+			WHERE u.id IN ({nearUsernames} UNION {nearNames})
 			AND ` + userName + ` NOT LIKE @pat AND (` + userRealName + ` NOT LIKE @pat) IS NOT FALSE) s
 		WHERE true{after} ORDER BY s.score DESC, s.id DESC`,
 		`(s.score, s.id) < (?, ?)`, floatScore},
 }
 
 var similarLimit = strconv.Itoa(similarCandidates)
+
+// nearest is the similarity tier's candidates in one column (userName or userRealName): the
+// similarCandidates nearest to the query among the similar ones, through the index similarPath
+// chose. Both forms select the same rows (the same condition and order; ties at the bound
+// fall either way, as they did with one form). Through the GiST index the expression is
+// written COLLATE "C", the collation of that index alone (database/migrations_search.go,
+// search_similar_paths): without it PostgreSQL answered the GIN form's % through the GiST
+// index too, reading all of it.
+func nearest(column string, gist bool) string {
+	if gist {
+		column = column + ` COLLATE "C"`
+	}
+	return `(SELECT u.id FROM users u WHERE ` + column + ` % @qn ORDER BY ` + column + ` <-> @qn LIMIT ` + similarLimit + `)`
+}
 
 // afterCursor is where a tier's branch takes its keyset condition (tierKeyset).
 const afterCursor = "{after}"
@@ -261,7 +314,7 @@ const afterCursor = "{after}"
 // tiers' branches under one LIMIT. PostgreSQL's Append runs the branches in the order written
 // and stops pulling rows at the LIMIT, so a later tier costs nothing while the earlier ones
 // fill the page.
-func userSearchSpec(db *gorm.DB, q string) listSpec {
+func userSearchSpec(db *gorm.DB, q string, gistUsernames, gistNames bool) listSpec {
 	return listSpec{keys: keyset{first: "score", second: "id", byScore: true, tiered: true},
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
 			sql, args := withQuery(`SELECT t.tier, CASE WHEN t.tier > 0 THEN u.follower_count::float8 ELSE `+userSimilarScore+` END AS score
@@ -287,7 +340,9 @@ func userSearchSpec(db *gorm.DB, q string) listSpec {
 				if !ok {
 					continue
 				}
-				sql, qArgs := withQuery(strings.Replace(t.sql, afterCursor, cond, 1), q)
+				sql := strings.NewReplacer(afterCursor, cond, "{nearUsernames}", nearest(userName, gistUsernames),
+					"{nearNames}", nearest(userRealName, gistNames)).Replace(t.sql)
+				sql, qArgs := withQuery(sql, q)
 				branches = append(branches, "("+sql+" LIMIT ?)")
 				args = append(append(append(args, qArgs...), condArgs...), limit)
 			}
@@ -304,9 +359,10 @@ func (s *Search) Users(ctx context.Context, viewer int32, q string, req PageRequ
 	}
 	req.Page = 0 // keyset pages only
 	var page Page[UserSummary]
-	err := s.read(ctx, func(tx *gorm.DB) error {
+	err := s.readTrigrams(ctx, q, func(tx *gorm.DB, stats *trigramStats, trigrams []string) error {
 		var err error
-		page, err = s.userPage(ctx, tx, viewer, userSearchSpec(tx, q), req)
+		spec := userSearchSpec(tx, q, stats.similarPath(usernameTrigramStats, trigrams), stats.similarPath(nameTrigramStats, trigrams))
+		page, err = s.userPage(ctx, tx, viewer, spec, req)
 		return err
 	})
 	if err != nil {

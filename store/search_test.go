@@ -172,6 +172,61 @@ func TestUserSearchToleratesATypo(t *testing.T) {
 	}
 }
 
+// The similarity tier reads the nearest names through GIN or GiST, as the trigram statistics
+// say is cheaper (store/search_trigrams.go): both must list the same users, in the same order.
+func TestUserSimilarityTierListsTheSameUsersThroughGINAndGiST(t *testing.T) {
+	m := marker()[:8]
+	var all []int32
+	for i, name := range []string{m + "ab", m + "ba", m[:3] + "x" + m[4:], "q" + m + "zz"} {
+		id := namedUser(t, fmt.Sprintf("u%d%s", i, marker()), "Ana "+name)
+		all = append(all, namedUser(t, name, ""), id)
+		follow(t, id, i%2)
+	}
+	st := store.New(db)
+	gin, gist := store.SearchThrough(st, false), store.SearchThrough(st, true)
+	for _, q := range []string{m[:2] + m[3:] + "ab", m[1:] + "b", "ana " + m + "a", m[:6] + "!!", "%%%", "!!"} {
+		var lists [2][]int32
+		for i, s := range []*store.Search{gin, gist} {
+			p, err := s.Users(ctx, 0, q, store.PageRequest{Limit: 50})
+			must(t, err)
+			for _, u := range p.Items {
+				lists[i] = append(lists[i], u.ID)
+			}
+		}
+		if !slices.Equal(lists[0], lists[1]) {
+			t.Fatalf("%q: GIN listed %v, GiST %v", q, lists[0], lists[1])
+		}
+		if q[0] != '%' && q[0] != '!' && len(lists[0]) == 0 {
+			t.Fatalf("%q: nothing similar among %v", q, all)
+		}
+	}
+}
+
+// similarPath takes GIN when the rows holding the query's trigrams, past the k-1 most common
+// (k = ceil(0.2 x their number), what a GIN candidate must share), are few.
+func TestSimilarPathEstimatesTheGINCandidates(t *testing.T) {
+	common := map[string]float64{"  u": 1, " us": 1, "use": 0.9}
+	five := []string{"  u", " us", "usr", "sre", "re1"}                   // k = 1: every row holding "  u"
+	six := []string{"  u", "uex", "exr", "xr1", "r1 ", "zzz"}             // k = 2: the rare ones only
+	ten := []string{"  u", " us", "a", "b", "c", "d", "e", "f", "g", "h"} // k = 2: " us" stays
+	for _, c := range []struct {
+		name     string
+		rows     float64
+		trigrams []string
+		gist     bool
+	}{
+		{"one common trigram of five", 100000, five, true},
+		{"one common trigram of six", 100000, six, false},
+		{"two common trigrams of ten", 100000, ten, true},
+		{"a small table", 1000, ten, false},
+		{"no trigram", 0, nil, true},
+	} {
+		if got := store.SimilarPath(c.rows, common, 0.001, c.trigrams); got != c.gist {
+			t.Errorf("%s: gist %v, want %v", c.name, got, c.gist)
+		}
+	}
+}
+
 func TestVideoSearchUnderstandsPhrasesExclusionsAccentsTagsAndSounds(t *testing.T) {
 	m := marker()
 	owner := newUser(t, "cook").ID

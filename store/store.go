@@ -93,7 +93,7 @@ func (s *Store) on(db, reads *gorm.DB) *Store {
 		Likes: &Likes{db: db, reads: reads, media: m}, Sessions: &Sessions{db: db},
 		Files: &Files{db: db}, Uploads: &Uploads{db: db},
 		Hashtags: &Hashtags{db: db, reads: reads, media: m, trending: s.trending},
-		Search:   &Search{db: db, reads: reads, media: m}}
+		Search:   &Search{db: db, reads: reads, media: m, trigrams: &trigramCache{}}}
 }
 
 // Transact runs fn with a store whose every query runs in one transaction: committed when fn
