@@ -69,8 +69,8 @@ const (
 )
 
 // similarCandidates bounds the similarity tier: the usernames nearest to the query and the
-// names nearest to it, this many of each, found nearest first by the GiST trigram indexes
-// (the <-> operator), then ranked by similarity and followers. Without a bound, a short query
+// names nearest to it, this many of each (the <-> distance, through GIN or GiST: nearest),
+// then ranked by similarity and followers. Without a bound, a short query
 // similar to most names (every seeded user is userN) would rank the whole table.
 const similarCandidates = 50
 
@@ -90,7 +90,7 @@ const (
 // separator). They are ordered by trending_score, the For You feed's engagement-weighted,
 // age-decayed score (database/migrations_trending.go): API.md's "relevance weighed by
 // engagement" with relevance as the filter. An order that does not depend on the query is what
-// an index can hold: for a common word PostgreSQL walks videos_trending_score_id_idx and stops
+// an index can hold: for a common word PostgreSQL walks the trending order and stops
 // at the page's last match, for a rare one it reads the matches from the GIN index and sorts
 // that handful, and a deep page starts at its cursor in the index. ts_rank (the previous order)
 // made every page of a common word read and rank all its matches: seconds for "dance". A
