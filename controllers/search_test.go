@@ -246,6 +246,23 @@ func TestSearchQueriesUseTheirIndexes(t *testing.T) {
 						t.Errorf("%s (%s page): sequential scan of %s in\n%s\n%s", q, which, table, stmt, plan)
 					}
 				}
+				// The videos' walks read the vectors from videos_search_walk_idx: the plain
+				// trending index would fetch every row walked (the store's predicates and the
+				// index's differ).
+				if strings.Contains(stmt, "search_vector @@") && strings.Contains(plan, "videos_trending_score_id_idx") {
+					t.Errorf("%s (%s page): the videos walk reads the rows, not videos_search_walk_idx:\n%s\n%s", q, which, stmt, plan)
+				}
+				// The users' similarity tier (on the first page: the walks to the second may start
+				// past it) reads rare trigrams through GIN, common ones ("  m", " me" of every
+				// memberN username) through GiST (store/search_trigrams.go).
+				if which == "first" && strings.Contains(stmt, "<->") {
+					if strings.HasSuffix(q, "q=dnace") && (strings.Contains(plan, "_trgm_gist_idx") || !strings.Contains(plan, "users_username_trgm_idx")) {
+						t.Errorf("%s: the similarity tier does not read the usernames through GIN only:\n%s", q, plan)
+					}
+					if strings.HasSuffix(q, "q=memebr1") && !strings.Contains(plan, "users_username_trgm_gist_idx") {
+						t.Errorf("%s: the similarity tier does not read the usernames through GiST:\n%s", q, plan)
+					}
+				}
 			}
 			if explained == 0 {
 				t.Errorf("%s: no statement recorded", q)

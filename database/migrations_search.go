@@ -173,3 +173,86 @@ func dropSearchNearest(tx *gorm.DB) error {
 		`DROP INDEX IF EXISTS users_name_trgm_gist_idx`,
 		`DROP INDEX IF EXISTS users_username_trgm_gist_idx`)
 }
+
+// --- 202611300050_search_walk --------------------------------------------------------------
+// The videos' search walks the trending order and stops at the page's last match
+// (store/search.go). Through videos_trending_score_id_idx each row walked was a heap fetch to
+// read its search_vector: a word or phrase in 0.1-1% of the videos made the first page read
+// 10-20k heap rows (30-130 ms). videos_search_walk_idx holds the vector beside the order, so
+// the walk is an index-only scan that tests each entry in the index page (3-4 ms for the same
+// 19k entries).
+//
+// A btree entry holds at most about 2.7 kB, and a long caption's vector can be larger (the
+// insert would fail), so the index takes only the vectors whose text form is at most
+// searchWalkMaxText bytes: the binary form of a tsvector is at most twice its text form (per
+// lexeme: 4 bytes of entry, the lexeme, 2 bytes of count and 2 per position, against the
+// quoted lexeme, a colon, and per position at least one digit and the weight letter, which
+// the vectors always have, with a comma or a space), so an entry is at most about 2.4 kB. The
+// other vectors, rarer, are walked through videos_search_walk_long_idx, the same order for
+// them alone; the store merges the two walks. Both predicates are IMMUTABLE expressions that
+// store/search.go repeats exactly, or the planner could not use the indexes.
+//
+// A videos status (ready or not) added later goes into both predicates and the store's
+// conditions alike ("AND status = 'ready'"), so the walks hold only what search may list.
+//
+// Index-only means the visibility map: pages changed since the last VACUUM send the walk to
+// the heap for their rows (as before). Autovacuum keeps it current; the seeder vacuums.
+const searchWalkMaxText = "1200"
+
+func addSearchWalk(tx *gorm.DB) error {
+	return execAll(tx,
+		`CREATE INDEX IF NOT EXISTS videos_search_walk_idx ON videos (trending_score DESC, id DESC) INCLUDE (search_vector)
+			WHERE octet_length(search_vector::text) <= `+searchWalkMaxText,
+		`CREATE INDEX IF NOT EXISTS videos_search_walk_long_idx ON videos (trending_score DESC, id DESC)
+			WHERE octet_length(search_vector::text) > `+searchWalkMaxText)
+}
+
+func dropSearchWalk(tx *gorm.DB) error {
+	return execAll(tx,
+		`DROP INDEX IF EXISTS videos_search_walk_long_idx`,
+		`DROP INDEX IF EXISTS videos_search_walk_idx`)
+}
+
+// --- 202611300051_search_similar_paths -----------------------------------------------------
+// The users' similarity tier reads the nearest names through GIN when the query's trigrams
+// are rare among the names and through GiST when they are common (store/search_trigrams.go).
+// Two things make that possible:
+//
+//   - extended statistics on the trigrams of the folded username and name: ANALYZE keeps
+//     their most common trigrams with their frequencies (pg_stats_ext_exprs), from which the
+//     store estimates how many rows GIN would recheck. Nothing else reads them.
+//   - the GiST indexes rebuilt with the collation "C" on their column: PostgreSQL matches an
+//     index to a condition only when their collations agree, so the GIN form of the query
+//     (the folded name in the default collation) can no longer be answered through GiST,
+//     which it preferred, reading all of it; the GiST form names COLLATE "C". Trigram
+//     operators ignore collations, so the answers are the same.
+//
+// About 2 s per 100k users for the indexes, 1 s for the ANALYZE.
+func addSearchSimilarPaths(tx *gorm.DB) error {
+	return rebuildUserTrigramGiST(tx, ` COLLATE "C"`,
+		`CREATE STATISTICS IF NOT EXISTS users_username_trgm_stats ON (show_trgm(lower(f_unaccent(username)))) FROM users`,
+		`CREATE STATISTICS IF NOT EXISTS users_name_trgm_stats ON (show_trgm(lower(f_unaccent(name)))) FROM users`,
+		`ANALYZE users`)
+}
+
+func dropSearchSimilarPaths(tx *gorm.DB) error {
+	return rebuildUserTrigramGiST(tx, ``,
+		`DROP STATISTICS IF EXISTS users_name_trgm_stats`,
+		`DROP STATISTICS IF EXISTS users_username_trgm_stats`)
+}
+
+// rebuildUserTrigramGiST recreates the users' GiST trigram indexes with this collation clause
+// ("" the column's), then runs then.
+func rebuildUserTrigramGiST(tx *gorm.DB, collate string, then ...string) error {
+	trgmSchema, err := extensionSchema(tx, "pg_trgm")
+	if err != nil {
+		return err
+	}
+	gistOps := quoteIdent(trgmSchema) + ".gist_trgm_ops"
+	return execAll(tx, append([]string{
+		`DROP INDEX IF EXISTS users_username_trgm_gist_idx`,
+		`DROP INDEX IF EXISTS users_name_trgm_gist_idx`,
+		`CREATE INDEX users_username_trgm_gist_idx ON users USING gist ((lower(f_unaccent(username)))` + collate + ` ` + gistOps + `)`,
+		`CREATE INDEX users_name_trgm_gist_idx ON users USING gist ((lower(f_unaccent(name)))` + collate + ` ` + gistOps + `)`,
+	}, then...)...)
+}

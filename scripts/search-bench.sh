@@ -6,7 +6,7 @@
 #   scripts/search-bench.sh [BASE_URL] [REQUESTS_PER_LINE]
 #
 # e.g. DATABASE_URL=.../searchperf PORT=8093 DB_MAX_OPEN_CONNS=16 ./tiktok & scripts/search-bench.sh
-# Needs curl and jq. The walks to page 1,000 take a minute or two (sequential requests).
+# Needs curl and jq. Each line also prints the median of 20 sequential requests (alone). The walks to page 1,000 take a minute or two (sequential requests).
 set -euo pipefail
 api=${1:-http://127.0.0.1:8093}/api
 n=${2:-200}
@@ -31,7 +31,14 @@ deep() {
   echo "$cursor"
 }
 
-line() { printf '%-36s ' "$1"; p99 "$2"; }
+# alone URL: the median of 20 sequential requests (the cost of one search on its own, which the
+# concurrent lines multiply by the queueing on a shared machine).
+alone() {
+  seq 20 | xargs -P1 -I{} curl -s -o /dev/null -w '%{time_total}\n' "$1" | sort -n | awk '{a[NR]=$1} END {
+    printf "alone p50 %5.1f ms", a[int(NR*0.5)]*1000}'
+}
+
+line() { printf '%-36s ' "$1"; local a; a=$(alone "$2"); p99 "$2" | tr -d '\n'; echo "  $a"; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 line "videos dance p1" "$api/search?type=videos&q=dance"
@@ -49,8 +56,11 @@ line "users user1 p1000" "$api/search?type=users&q=user1&limit=10&cursor=$(deep 
 line "users uesr1 (typo)" "$api/search?type=users&q=uesr1"
 line "users usre1 (typo)" "$api/search?type=users&q=usre1"
 line "users dnace (typo, no match)" "$api/search?type=users&q=dnace"
+line "users usera (similar to many)" "$api/search?type=users&q=usera"
 line "hashtags fy" "$api/search?type=hashtags&q=fy"
 line "hashtags dnace" "$api/search?type=hashtags&q=dnace"
+line "hashtags food (tag and prefixes)" "$api/search?type=hashtags&q=food"
+line "hashtags fod (typo)" "$api/search?type=hashtags&q=fod"
 line "suggest us" "$api/search/suggest?q=us"
 line "suggest user12" "$api/search/suggest?q=user12"
 line "top dance" "$api/search?q=dance"

@@ -165,6 +165,15 @@ func loadScale(ctx context.Context, c *pgx.Conn, p *plan, hash string, prog *pro
 		return fmt.Errorf("commit: %w", err)
 	}
 	prog.step("committed", from)
+	// The videos' search walks are index-only scans (videos_search_walk_idx), which read the
+	// heap for every page the visibility map does not mark all-visible; freshly loaded pages
+	// are not until a VACUUM (autovacuum may be off or minutes away). Outside the transaction,
+	// as VACUUM must be.
+	from = time.Now()
+	if _, err := c.Exec(ctx, `VACUUM videos`); err != nil {
+		return fmt.Errorf("vacuum videos: %w", err)
+	}
+	prog.step("vacuumed the videos", from)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
@@ -32,6 +33,8 @@ type Search struct {
 	media MediaURLs
 	// timeout is the statement timeout of a search ("" is searchStatementTimeout; tests set less).
 	timeout string
+	// trigrams are the statistics the users' similarity tier chooses its index by (similarPath).
+	trigrams *trigramCache
 }
 
 // MaxQueryChars is the longest search text API.md accepts (runes).
@@ -66,8 +69,8 @@ const (
 )
 
 // similarCandidates bounds the similarity tier: the usernames nearest to the query and the
-// names nearest to it, this many of each, found nearest first by the GiST trigram indexes
-// (the <-> operator), then ranked by similarity and followers. Without a bound, a short query
+// names nearest to it, this many of each (the <-> distance, through GIN or GiST: nearest),
+// then ranked by similarity and followers. Without a bound, a short query
 // similar to most names (every seeded user is userN) would rank the whole table.
 const similarCandidates = 50
 
@@ -87,7 +90,7 @@ const (
 // separator). They are ordered by trending_score, the For You feed's engagement-weighted,
 // age-decayed score (database/migrations_trending.go): API.md's "relevance weighed by
 // engagement" with relevance as the filter. An order that does not depend on the query is what
-// an index can hold: for a common word PostgreSQL walks videos_trending_score_id_idx and stops
+// an index can hold: for a common word PostgreSQL walks the trending order and stops
 // at the page's last match, for a rare one it reads the matches from the GIN index and sorts
 // that handful, and a deep page starts at its cursor in the index. ts_rank (the previous order)
 // made every page of a common word read and rank all its matches: seconds for "dance". A
@@ -95,12 +98,20 @@ const (
 // no weights, so a caption-only condition is a recheck of every match, and PostgreSQL,
 // estimating it like the plain match, walked the whole trending index for a word found only in
 // sounds (2 s for "sabrina").
+//
+// The walk reads the vectors from the index, not the rows: videos_search_walk_idx holds the
+// vector beside the order (index-only, 0.1-1% words went from 30-130 ms to 3-4 ms) for every
+// vector short enough for a btree entry, videos_search_walk_long_idx the order of the others.
+// A page is the two walks' first rows merged (each its own branch with the keyset and the
+// LIMIT, PostgreSQL merges them in order), cut, then joined to the rows it lists. The two
+// predicates repeat the indexes' exactly (database/migrations_search.go, search_walk); a
+// videos status filter would be added to both, as to the indexes.
 const (
 	videoQuery = `websearch_to_tsquery('simple', f_unaccent(@q))`
 	videoMatch = `v.search_vector @@ ` + videoQuery
-	// The columns of videoColumns, without the authors (joined after the page is cut).
-	videoSearchColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
-		v.created_at, v.updated_at, v.like_count, v.comment_count, v.trending_score`
+	// videoShortVector and videoLongVector split the videos between the two walks.
+	videoShortVector = `octet_length(v.search_vector::text) <= 1200`
+	videoLongVector  = `octet_length(v.search_vector::text) > 1200`
 )
 
 // searchStatementTimeout bounds every statement of a search (SET LOCAL in its read
@@ -116,15 +127,54 @@ const searchStatementTimeout = "2s"
 // depends on how common the words are (an index walk for a common word, the GIN index and a
 // sort for a rare one). A statement cancelled by the timeout is 503 unavailable.
 func (s *Search) read(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	err := s.reads.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Exec(`SELECT set_config('pg_trgm.similarity_threshold', ?, true),
-			set_config('statement_timeout', ?, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
-			similarityThreshold, cmp.Or(s.timeout, searchStatementTimeout)).Error
+	return s.transaction(ctx, func(tx *gorm.DB) error {
+		err := tx.Exec(`SELECT `+searchSettings, similarityThreshold, cmp.Or(s.timeout, searchStatementTimeout)).Error
 		if err != nil {
 			return err
 		}
 		return fn(tx)
 	})
+}
+
+const searchSettings = `set_config('pg_trgm.similarity_threshold', ?, true),
+	set_config('statement_timeout', ?, true), set_config('plan_cache_mode', 'force_custom_plan', true)`
+
+// readTrigrams is read for the users' search: the statement of the settings also returns the
+// trigrams of q (as the indexes hold them) and, when the cached statistics are older than
+// trigramStatsMaxAge, the statistics anew, so a search runs as many statements either way.
+func (s *Search) readTrigrams(ctx context.Context, q string, fn func(tx *gorm.DB, stats *trigramStats, trigrams []string) error) error {
+	stats, refresh := s.trigrams.take()
+	defer s.trigrams.release(refresh)
+	return s.transaction(ctx, func(tx *gorm.DB) error {
+		sql := `SELECT ` + searchSettings + `, array_to_json(show_trgm(lower(f_unaccent(?))))::text AS trigrams`
+		if refresh {
+			sql += `, ` + trigramStatsQuery
+		} else {
+			sql += `, NULL::text AS stats`
+		}
+		var row struct {
+			Trigrams string  `gorm:"column:trigrams"`
+			Stats    *string `gorm:"column:stats"`
+		}
+		err := tx.Raw(sql, similarityThreshold, cmp.Or(s.timeout, searchStatementTimeout), q).Scan(&row).Error
+		if err != nil {
+			return err
+		}
+		var trigrams []string
+		if err := json.Unmarshal([]byte(row.Trigrams), &trigrams); err != nil {
+			return err
+		}
+		if refresh {
+			stats = s.trigrams.store(row.Stats)
+		}
+		return fn(tx, stats, trigrams)
+	})
+}
+
+// transaction runs fn in a read transaction on the store's reads; a statement cancelled by
+// the timeout is 503 unavailable.
+func (s *Search) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	err := s.reads.WithContext(ctx).Transaction(fn)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil {
 		return errs.Unavailable("The search took too long, please retry or search for something more precise", err)
@@ -235,16 +285,27 @@ var userTiers = []struct {
 	// matches of the tiers above.
 	{0, `SELECT s.id, s.username, s.name, s.avatar, 0 AS tier, s.score FROM (
 			SELECT u.id, u.username, u.name, u.avatar, ` + userSimilarScore + ` AS score FROM users u
-			WHERE u.id IN (
-				(SELECT u.id FROM users u WHERE ` + userName + ` % @qn ORDER BY ` + userName + ` <-> @qn LIMIT ` + similarLimit + `)
-				UNION
-				(SELECT u.id FROM users u WHERE ` + userRealName + ` % @qn ORDER BY ` + userRealName + ` <-> @qn LIMIT ` + similarLimit + `))
+			WHERE u.id IN ({nearUsernames} UNION {nearNames})
 			AND ` + userName + ` NOT LIKE @pat AND (` + userRealName + ` NOT LIKE @pat) IS NOT FALSE) s
 		WHERE true{after} ORDER BY s.score DESC, s.id DESC`,
 		`(s.score, s.id) < (?, ?)`, floatScore},
 }
 
 var similarLimit = strconv.Itoa(similarCandidates)
+
+// nearest is the similarity tier's candidates in one column (userName or userRealName): the
+// similarCandidates nearest to the query among the similar ones, through the index similarPath
+// chose. Both forms select the same rows (the same condition and order; ties at the bound
+// fall either way, as they did with one form). Through the GiST index the expression is
+// written COLLATE "C", the collation of that index alone (database/migrations_search.go,
+// search_similar_paths): without it PostgreSQL answered the GIN form's % through the GiST
+// index too, reading all of it.
+func nearest(column string, gist bool) string {
+	if gist {
+		column = column + ` COLLATE "C"`
+	}
+	return `(SELECT u.id FROM users u WHERE ` + column + ` % @qn ORDER BY ` + column + ` <-> @qn LIMIT ` + similarLimit + `)`
+}
 
 // afterCursor is where a tier's branch takes its keyset condition (tierKeyset).
 const afterCursor = "{after}"
@@ -253,7 +314,7 @@ const afterCursor = "{after}"
 // tiers' branches under one LIMIT. PostgreSQL's Append runs the branches in the order written
 // and stops pulling rows at the LIMIT, so a later tier costs nothing while the earlier ones
 // fill the page.
-func userSearchSpec(db *gorm.DB, q string) listSpec {
+func userSearchSpec(db *gorm.DB, q string, gistUsernames, gistNames bool) listSpec {
 	return listSpec{keys: keyset{first: "score", second: "id", byScore: true, tiered: true},
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
 			sql, args := withQuery(`SELECT t.tier, CASE WHEN t.tier > 0 THEN u.follower_count::float8 ELSE `+userSimilarScore+` END AS score
@@ -279,7 +340,9 @@ func userSearchSpec(db *gorm.DB, q string) listSpec {
 				if !ok {
 					continue
 				}
-				sql, qArgs := withQuery(strings.Replace(t.sql, afterCursor, cond, 1), q)
+				sql := strings.NewReplacer(afterCursor, cond, "{nearUsernames}", nearest(userName, gistUsernames),
+					"{nearNames}", nearest(userRealName, gistNames)).Replace(t.sql)
+				sql, qArgs := withQuery(sql, q)
 				branches = append(branches, "("+sql+" LIMIT ?)")
 				args = append(append(append(args, qArgs...), condArgs...), limit)
 			}
@@ -296,9 +359,10 @@ func (s *Search) Users(ctx context.Context, viewer int32, q string, req PageRequ
 	}
 	req.Page = 0 // keyset pages only
 	var page Page[UserSummary]
-	err := s.read(ctx, func(tx *gorm.DB) error {
+	err := s.readTrigrams(ctx, q, func(tx *gorm.DB, stats *trigramStats, trigrams []string) error {
 		var err error
-		page, err = s.userPage(ctx, tx, viewer, userSearchSpec(tx, q), req)
+		spec := userSearchSpec(tx, q, stats.similarPath(usernameTrigramStats, trigrams), stats.similarPath(nameTrigramStats, trigrams))
+		page, err = s.userPage(ctx, tx, viewer, spec, req)
 		return err
 	})
 	if err != nil {
@@ -364,13 +428,22 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 			// The page is cut before the authors are joined: joined first, PostgreSQL would
 			// hash every user to join a page of matches.
 			statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
-				sql, args := withQuery(`SELECT `+videoSearchColumns+` FROM videos v WHERE `+videoMatch, q)
-				if keyset != "" {
-					sql += " AND " + keyset
-					args = append(args, keysetArgs...)
+				var walks []string
+				var args []any
+				for _, part := range []string{videoShortVector, videoLongVector} {
+					sql, qArgs := withQuery(`SELECT v.id, v.trending_score FROM videos v WHERE `+part+` AND `+videoMatch, q)
+					args = append(args, qArgs...)
+					if keyset != "" {
+						sql += " AND " + keyset
+						args = append(args, keysetArgs...)
+					}
+					walks = append(walks, `(`+sql+` ORDER BY v.trending_score DESC, v.id DESC LIMIT ?)`)
+					args = append(args, limit)
 				}
-				return `SELECT ` + videoColumns + ` FROM (` + sql + ` ORDER BY v.trending_score DESC, v.id DESC LIMIT ?) v
-					JOIN users u ON u.id = v.user_id ORDER BY v.trending_score DESC, v.id DESC`, append(args, limit)
+				return `SELECT ` + videoColumns + ` FROM (SELECT w.id FROM (` + strings.Join(walks, " UNION ALL ") + `) w
+						ORDER BY w.trending_score DESC, w.id DESC LIMIT ?) p
+					JOIN videos v ON v.id = p.id JOIN users u ON u.id = v.user_id
+					ORDER BY v.trending_score DESC, v.id DESC`, append(args, limit)
 			}}
 		var err error
 		out, err = videoPage(ctx, tx, s.media, viewer, spec, req)

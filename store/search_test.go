@@ -172,6 +172,61 @@ func TestUserSearchToleratesATypo(t *testing.T) {
 	}
 }
 
+// The similarity tier reads the nearest names through GIN or GiST, as the trigram statistics
+// say is cheaper (store/search_trigrams.go): both must list the same users, in the same order.
+func TestUserSimilarityTierListsTheSameUsersThroughGINAndGiST(t *testing.T) {
+	m := marker()[:8]
+	var all []int32
+	for i, name := range []string{m + "ab", m + "ba", m[:3] + "x" + m[4:], "q" + m + "zz"} {
+		id := namedUser(t, fmt.Sprintf("u%d%s", i, marker()), "Ana "+name)
+		all = append(all, namedUser(t, name, ""), id)
+		follow(t, id, i%2)
+	}
+	st := store.New(db)
+	gin, gist := store.SearchThrough(st, false), store.SearchThrough(st, true)
+	for _, q := range []string{m[:2] + m[3:] + "ab", m[1:] + "b", "ana " + m + "a", m[:6] + "!!", "%%%", "!!"} {
+		var lists [2][]int32
+		for i, s := range []*store.Search{gin, gist} {
+			p, err := s.Users(ctx, 0, q, store.PageRequest{Limit: 50})
+			must(t, err)
+			for _, u := range p.Items {
+				lists[i] = append(lists[i], u.ID)
+			}
+		}
+		if !slices.Equal(lists[0], lists[1]) {
+			t.Fatalf("%q: GIN listed %v, GiST %v", q, lists[0], lists[1])
+		}
+		if q[0] != '%' && q[0] != '!' && len(lists[0]) == 0 {
+			t.Fatalf("%q: nothing similar among %v", q, all)
+		}
+	}
+}
+
+// similarPath takes GIN when the rows holding the query's trigrams, past the k-1 most common
+// (k = ceil(0.2 x their number), what a GIN candidate must share), are few.
+func TestSimilarPathEstimatesTheGINCandidates(t *testing.T) {
+	common := map[string]float64{"  u": 1, " us": 1, "use": 0.9}
+	five := []string{"  u", " us", "usr", "sre", "re1"}                   // k = 1: every row holding "  u"
+	six := []string{"  u", "uex", "exr", "xr1", "r1 ", "zzz"}             // k = 2: the rare ones only
+	ten := []string{"  u", " us", "a", "b", "c", "d", "e", "f", "g", "h"} // k = 2: " us" stays
+	for _, c := range []struct {
+		name     string
+		rows     float64
+		trigrams []string
+		gist     bool
+	}{
+		{"one common trigram of five", 100000, five, true},
+		{"one common trigram of six", 100000, six, false},
+		{"two common trigrams of ten", 100000, ten, true},
+		{"a small table", 1000, ten, false},
+		{"no trigram", 0, nil, true},
+	} {
+		if got := store.SimilarPath(c.rows, common, 0.001, c.trigrams); got != c.gist {
+			t.Errorf("%s: gist %v, want %v", c.name, got, c.gist)
+		}
+	}
+}
+
 func TestVideoSearchUnderstandsPhrasesExclusionsAccentsTagsAndSounds(t *testing.T) {
 	m := marker()
 	owner := newUser(t, "cook").ID
@@ -212,11 +267,23 @@ func TestVideoSearchRanksMatchesByEngagementThenNewest(t *testing.T) {
 	popular := captioned(t, owner, "sunset "+m, "")
 	like(t, popular, 3)
 	inSound := captioned(t, owner, m, "sunset")
+	long := captioned(t, owner, "sunset "+m+" "+longWords("r"), "")
+	like(t, long, 1)
 	captioned(t, owner, m+" sunrise", "") // no match
 	got := searchVideos(t, "sunset "+m)
-	if want := []int32{popular, inSound, quiet}; !slices.Equal(got, want) {
-		t.Fatalf("got %v, want %v (liked, then at equal engagement the newer, the sound match, first)", got, want)
+	if want := []int32{popular, long, inSound, quiet}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v (more liked first, then at equal engagement the newer; a long caption in its place)", got, want)
 	}
+}
+
+// longWords is a caption tail of 150 distinct words, whose vector is too long for the
+// index-only walk (a text form over 1,200 bytes).
+func longWords(seed string) string {
+	words := make([]string, 150)
+	for k := range words {
+		words[k] = fmt.Sprintf("w%sx%03d", seed, k)
+	}
+	return strings.Join(words, " ")
 }
 
 func sameSet(a, b []int32) bool {
@@ -252,7 +319,14 @@ func searchFixture(t *testing.T) []searchList {
 		if i%3 == 0 {
 			caption = m + " clip clip " + m // another rank
 		}
+		if i%4 == 1 {
+			// A vector too long for the index-only walk: the page merges both walks.
+			caption += " " + longWords(fmt.Sprint(i))
+		}
 		videos = append(videos, captioned(t, owner, caption, ""))
+	}
+	if long := ids(t, `SELECT id FROM videos WHERE id IN ? AND octet_length(search_vector::text) > 1200`, videos); len(long) != 8 {
+		t.Fatalf("%d videos with a vector for the long walk, want 8", len(long))
 	}
 	like(t, videos[4], 2)
 	like(t, videos[9], 2)

@@ -34,6 +34,9 @@ type Store struct {
 	// trending is the trending tags as last computed, shared by every store made from this
 	// one (hashtags.go).
 	trending *trendingCache
+	// trigrams is the users' trigram frequencies the typo tier reads (search_trigrams.go),
+	// shared like trending.
+	trigrams *trigramCache
 
 	Users    *Users
 	Follows  *Follows
@@ -78,7 +81,7 @@ func New(db *gorm.DB, opts ...Option) *Store { return NewWithReads(db, db, opts.
 // caller's own write (the like's count, the profile or video after its edit or upload, one's
 // own profile).
 func NewWithReads(db, reads *gorm.DB, opts ...Option) *Store {
-	s := &Store{trending: &trendingCache{ttl: DefaultTrendingTTL}}
+	s := &Store{trending: &trendingCache{ttl: DefaultTrendingTTL}, trigrams: &trigramCache{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -89,13 +92,13 @@ func NewWithReads(db, reads *gorm.DB, opts ...Option) *Store {
 // both are the transaction's handle).
 func (s *Store) on(db, reads *gorm.DB) *Store {
 	m := s.media
-	return &Store{db: db, media: m, trending: s.trending,
+	return &Store{db: db, media: m, trending: s.trending, trigrams: s.trigrams,
 		Users: &Users{db: db, reads: reads, media: m}, Follows: &Follows{db: db, reads: reads, media: m},
 		Videos: &Videos{db: db, reads: reads, media: m}, Comments: &Comments{db: db, reads: reads, media: m},
 		Likes: &Likes{db: db, reads: reads, media: m}, Sessions: &Sessions{db: db},
 		Files: &Files{db: db}, Uploads: &Uploads{db: db},
 		Hashtags: &Hashtags{db: db, reads: reads, media: m, trending: s.trending},
-		Search:   &Search{db: db, reads: reads, media: m},
+		Search:   &Search{db: db, reads: reads, media: m, trigrams: s.trigrams},
 		// Always the primary's: a notification the stream announces must be readable at once.
 		Notifications: &Notifications{db: db, media: m}}
 }
