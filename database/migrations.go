@@ -25,6 +25,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611300004_tag_and_sound_pages", Migrate: addTagAndSoundPages, Rollback: dropTagAndSoundPages},
 		{ID: "202611300010_search", Migrate: addSearch, Rollback: dropSearch},
 		{ID: "202611300011_search_nearest", Migrate: addSearchNearest, Rollback: dropSearchNearest},
+		{ID: "202611300030_bookmarks", Migrate: addBookmarks, Rollback: dropBookmarks},
 	}
 }
 

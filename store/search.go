@@ -100,7 +100,7 @@ const (
 	videoMatch = `v.search_vector @@ ` + videoQuery
 	// The columns of videoColumns, without the authors (joined after the page is cut).
 	videoSearchColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
-		v.created_at, v.updated_at, v.like_count, v.comment_count, v.trending_score`
+		v.created_at, v.updated_at, v.like_count, v.comment_count, v.bookmark_count, v.trending_score`
 )
 
 // searchStatementTimeout bounds every statement of a search (SET LOCAL in its read
