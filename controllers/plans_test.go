@@ -38,6 +38,7 @@ func newListFixture(t *testing.T, api *apitest.API) listFixture {
 	testdb.MustRun(t, db, `INSERT INTO follows (follower_id, following_id) VALUES (?, ?)`, viewer.ID, author.ID)
 	testdb.MustRun(t, db, `INSERT INTO video_likes (user_id, video_id) SELECT ?, id FROM videos WHERE user_id = ?`, viewer.ID, author.ID)
 	testdb.MustRun(t, db, `INSERT INTO comment_likes (user_id, comment_id) SELECT ?, id FROM comments WHERE video_id = ?`, viewer.ID, ids[0])
+	testdb.MustRun(t, db, `INSERT INTO video_bookmarks (user_id, video_id) SELECT ?, id FROM videos WHERE user_id = ?`, viewer.ID, author.ID)
 	return listFixture{viewer: viewer, author: author, video: ids[0]}
 }
 
@@ -61,6 +62,8 @@ func listEndpoints(f listFixture) []struct {
 		{path("/api/users/%d/videos", f.author.ID), 5},
 		{path("/api/users/%d/videos?page=2", f.author.ID), 6},
 		{path("/api/users/%d/liked", f.viewer.ID), 5},
+		{"/api/users/me/bookmarks", 4},
+		{"/api/users/me/bookmarks?page=2", 5},
 		{path("/api/videos/%d/likes", f.video), 4},
 		{path("/api/videos/%d/comments", f.video), 5},
 		{path("/api/videos/%d/comments?page=1", f.video), 6},
