@@ -6,7 +6,7 @@ import "time"
 // at most max of them. Every pair gets the same window, so the order of insertion is the
 // order of expiry: a FIFO queue beside the map drops the expired pairs from its front, and,
 // when the set is full, the oldest pair before its time (onEvict). Memory is therefore bounded
-// by max whatever the clients send: about 70 bytes a pair (the map entry and the queue entry).
+// by max whatever the clients send: about 90 bytes a pair (the map entry and the queue entry).
 // Only the counter's goroutine uses it.
 type seenSet struct {
 	max     int

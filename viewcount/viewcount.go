@@ -16,7 +16,7 @@
 //   - the queue between Record and the goroutine holds QueueSize entries; when it is full
 //     (the goroutine is stuck on a slow database), Record drops the view and counts the drop
 //     (views_recorded_total{result="dropped"}) rather than wait;
-//   - the in-memory de-duplication holds at most MaxKeys viewer-video pairs (about 70 bytes
+//   - the in-memory de-duplication holds at most MaxKeys viewer-video pairs (about 90 bytes
 //     each); at the bound the oldest pair is forgotten before its window ends
 //     (view_dedup_evictions_total), so under a flood of distinct viewers a real viewer may
 //     count twice within 30 minutes, and memory stays bounded;
