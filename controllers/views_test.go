@@ -138,7 +138,7 @@ func TestReadingAVideoWritesNothing(t *testing.T) {
 	}
 	api.FlushViews()
 	stmts := rec.Take()
-	if len(stmts) != 1 || !strings.HasPrefix(strings.TrimSpace(stmts[0]), "UPDATE videos") {
+	if len(stmts) != 1 || !strings.Contains(stmts[0], "UPDATE videos") {
 		t.Fatalf("the flush of 5 videos ran %d statements, want one UPDATE: %q", len(stmts), stmts)
 	}
 	for _, id := range ids {

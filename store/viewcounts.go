@@ -13,9 +13,11 @@ import (
 // the batch's size. views stops at the integer's maximum rather than fail the batch. The
 // trending score is a generated column of views (database/migrations_trending.go), so
 // PostgreSQL recomputes it in the same statement, and the trigger that copies it to the tag
-// pages' rows follows. Videos deleted meanwhile are skipped. ids should be ascending, so that
-// two instances' batches lock the rows they share in the same order; a deadlock or
-// serialization failure is run again (three attempts in all).
+// pages' rows follows. Videos deleted meanwhile are skipped. The rows are locked in id order
+// first (the materialized CTE: LockRows above the Sort), so two batches sharing videos, from
+// two instances flushing at once, wait for each other instead of deadlocking (a plain
+// UPDATE ... FROM locks in whatever order its join runs, and did deadlock in the test); a
+// deadlock or serialization failure is run again all the same (three attempts in all).
 func (s *Videos) AddViews(ctx context.Context, ids, counts []int32) error {
 	if len(ids) != len(counts) {
 		return errors.New("store: AddViews needs one count per id")
@@ -23,8 +25,10 @@ func (s *Videos) AddViews(ctx context.Context, ids, counts []int32) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	const stmt = `UPDATE videos v SET views = LEAST(v.views::bigint + d.n, 2147483647)::int
-		FROM unnest(?::int[], ?::int[]) AS d(id, n) WHERE v.id = d.id`
+	const stmt = `WITH d AS MATERIALIZED (SELECT * FROM unnest(?::int[], ?::int[]) AS d(id, n)),
+		locked AS MATERIALIZED (SELECT v.id FROM videos v WHERE v.id IN (SELECT id FROM d) ORDER BY v.id FOR NO KEY UPDATE)
+		UPDATE videos v SET views = LEAST(v.views::bigint + d.n, 2147483647)::int
+		FROM d JOIN locked l ON l.id = d.id WHERE v.id = d.id`
 	idArr, countArr := intArray(ids), intArray(counts)
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
