@@ -228,24 +228,10 @@ func resolveByCreation(db *gorm.DB, cond string, args ...any) func(ctx context.C
 }
 
 // Get reads one video as viewer sees it; NotFound when missing. Reading writes nothing: views
-// are counted off the request path (package viewcount, AddViews).
+// are counted off the request path (package viewcount, AddViews). It is one statement, the
+// viewer fields included (readOne).
 func (s *Videos) Get(ctx context.Context, viewer, id int32) (VideoView, error) {
-	return s.one(ctx, viewer, `SELECT `+videoColumns+` FROM `+videosWithAuthor+` WHERE v.id = ?`, id)
-}
-
-func (s *Videos) one(ctx context.Context, viewer int32, sql string, id int32) (VideoView, error) {
-	rows, err := scanVideos(s.db.WithContext(ctx), false, sql, []any{id})
-	if err != nil {
-		return VideoView{}, translate(err)
-	}
-	if len(rows) == 0 {
-		return VideoView{}, errVideoNotFound
-	}
-	views, err := videoViews(ctx, s.db, s.media, viewer, rows)
-	if err != nil {
-		return VideoView{}, translate(err)
-	}
-	return views[0], nil
+	return s.readOne(ctx, viewer, id)
 }
 
 // Exists answers NotFound unless video id exists.
