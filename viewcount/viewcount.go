@@ -11,10 +11,14 @@
 // views buffered since the last flush (at most one interval's), and a clean shutdown (Close)
 // writes them first.
 //
+// The flush runs in a goroutine of its own (one at a time), so the de-duplication keeps
+// draining the queue while a batch waits on the database; a flush still running when the next
+// interval comes delays that one until it ends.
+//
 // Limits, each chosen so that no client can make the server use unbounded memory or block a
 // read:
-//   - the queue between Record and the goroutine holds QueueSize entries; when it is full
-//     (the goroutine is stuck on a slow database), Record drops the view and counts the drop
+//   - the queue between Record and the goroutine holds QueueSize entries (20 bytes each); when
+//     it is full (Redis slow), Record drops the view and counts the drop
 //     (views_recorded_total{result="dropped"}) rather than wait;
 //   - the in-memory de-duplication holds at most MaxKeys viewer-video pairs (about 90 bytes
 //     each); at the bound the oldest pair is forgotten before its window ends
@@ -48,7 +52,7 @@ const (
 	DefaultWindow        = 30 * time.Minute
 	DefaultFlushInterval = 2 * time.Second
 	DefaultMaxKeys       = 250_000
-	DefaultQueueSize     = 8192
+	DefaultQueueSize     = 65536
 	DefaultKeyPrefix     = "tiktok:views:"
 	DefaultRedisTimeout  = 150 * time.Millisecond
 	DefaultRetryEvery    = time.Second
@@ -95,8 +99,11 @@ type Counter struct {
 	closed  sync.Once
 
 	// Owned by the loop goroutine.
-	seen     *seenSet
-	pending  map[int32]int32
+	seen    *seenSet
+	pending map[int32]int32
+	// writing is set while a batch is being written; its result comes back on written.
+	writing  bool
+	written  chan writeResult
 	down     bool
 	retryAt  time.Time
 	lastWarn time.Time
@@ -107,6 +114,11 @@ type Counter struct {
 	flushErrs prometheus.Counter
 	mu        sync.Mutex // guards evicted, read by the metric
 	evicted   int64
+}
+
+type writeResult struct {
+	batch map[int32]int32
+	err   error
 }
 
 type view struct {
@@ -146,7 +158,7 @@ func New(w Writer, o Options) *Counter {
 	c := &Counter{w: w, opts: o,
 		queue: make(chan view, o.QueueSize), flushes: make(chan chan error),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		pending: map[int32]int32{},
+		pending: map[int32]int32{}, written: make(chan writeResult, 1),
 	}
 	c.seen = newSeenSet(o.MaxKeys, func() { c.mu.Lock(); c.evicted++; c.mu.Unlock() })
 	c.recorded = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -249,13 +261,15 @@ func (c *Counter) loop() {
 		case v := <-c.queue:
 			c.dedup(c.take(append(batch[:0], v)))
 		case <-tick.C:
-			_ = c.write()
+			c.startWrite()
+		case res := <-c.written:
+			c.finishWrite(res)
 		case reply := <-c.flushes:
 			c.drain(batch)
-			reply <- c.write()
+			reply <- c.writeNow()
 		case <-c.stop:
 			c.drain(batch)
-			if err := c.write(); err != nil {
+			if err := c.writeNow(); err != nil {
 				c.opts.Log.Error("views counted since the last flush are lost: the shutdown flush failed", "error", err.Error())
 			}
 			return
@@ -384,19 +398,55 @@ func (c *Counter) failed(now time.Time, err error) {
 	}
 }
 
-// write adds the pending counts in one statement; on failure they stay pending.
-func (c *Counter) write() error {
+// startWrite hands the pending counts to a goroutine that writes them, unless a write is
+// running already (the counts then wait for the next interval).
+func (c *Counter) startWrite() {
+	if c.writing || len(c.pending) == 0 {
+		return
+	}
+	batch := c.pending
+	c.pending = map[int32]int32{}
+	c.writing = true
+	go func() { c.written <- writeResult{batch, c.write(batch)} }()
+}
+
+// finishWrite takes a write's result: failed counts go back to pending, for the next flush.
+func (c *Counter) finishWrite(res writeResult) {
+	c.writing = false
+	if res.err == nil {
+		return
+	}
+	for id, n := range res.batch {
+		c.pending[id] += n
+	}
+}
+
+// writeNow waits for a running write, then writes what is pending, before answering (Flush
+// and Close).
+func (c *Counter) writeNow() error {
+	if c.writing {
+		c.finishWrite(<-c.written)
+	}
 	if len(c.pending) == 0 {
 		return nil
 	}
-	ids := make([]int32, 0, len(c.pending))
-	for id := range c.pending {
+	batch := c.pending
+	c.pending = map[int32]int32{}
+	err := c.write(batch)
+	c.finishWrite(writeResult{batch, err})
+	return err
+}
+
+// write adds batch's counts in one statement.
+func (c *Counter) write(batch map[int32]int32) error {
+	ids := make([]int32, 0, len(batch))
+	for id := range batch {
 		ids = append(ids, id)
 	}
-	slices.Sort(ids) // the same lock order in every instance's statement
+	slices.Sort(ids)
 	counts := make([]int32, len(ids))
 	for i, id := range ids {
-		counts[i] = c.pending[id]
+		counts[i] = batch[id]
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
@@ -405,6 +455,5 @@ func (c *Counter) write() error {
 		c.opts.Log.Warn("cannot write the counted views; they are kept for the next flush", "videos", len(ids), "error", err.Error())
 		return err
 	}
-	clear(c.pending)
 	return nil
 }
