@@ -3,11 +3,13 @@ package controllers_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"tiktok/database"
 	"tiktok/internal/apitest"
 	"tiktok/internal/testdb"
 	"tiktok/internal/testsvc"
@@ -271,5 +273,57 @@ func TestRedisDownFallsBackToMemory(t *testing.T) {
 	}
 	if n := client.DBSize(context.Background()).Val(); n != 1 {
 		t.Fatalf("Redis holds %d keys after it came back, want the one new viewer's", n)
+	}
+}
+
+// TestAFailedFlushKeepsItsViews: with the database unreachable (a proxy cut in front of it),
+// the flush fails, no read fails, and the views are written by the next flush once the
+// database is back; nothing is counted twice.
+func TestAFailedFlushKeepsItsViews(t *testing.T) {
+	fresh, freshURL := testdb.NewDatabase(t)
+	if err := database.Migrate(context.Background(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(freshURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testsvc.NewProxy(t, u.Host)
+	u.Host = proxy.Addr
+	viaProxy, err := database.Open(context.Background(), u.String(), database.DefaultPool, 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := viaProxy.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	})
+	views := viewcount.New(store.New(viaProxy).Videos, viewcount.Options{FlushInterval: time.Hour})
+	t.Cleanup(func() { _ = views.Close(context.Background()) })
+	api := apitest.New(t, fresh, apitest.WithViews(views))
+	alice := api.NewUser("alice")
+	v := postVideo(api, alice, "outage")
+	viewsOf := func(t *testing.T, id int32) (n int64) {
+		testdb.MustScan(t, fresh, &n, `SELECT views FROM videos WHERE id = ?`, id)
+		return n
+	}
+	for i := range 3 {
+		getAs(api, v.ID, "192.0.2.20", path("agent-%d", i)).Status(http.StatusOK)
+	}
+	proxy.SetDown(true)
+	if err := views.Flush(context.Background()); err == nil {
+		t.Fatal("the flush succeeded with the database unreachable")
+	}
+	getAs(api, v.ID, "192.0.2.20", "agent-3").Status(http.StatusOK) // reads do not need the counter's database
+	if n := viewsOf(t, v.ID); n != 0 {
+		t.Fatalf("%d views written during the outage", n)
+	}
+	proxy.SetDown(false)
+	if err := views.Flush(context.Background()); err != nil {
+		t.Fatalf("the flush after the outage: %v", err)
+	}
+	if n := viewsOf(t, v.ID); n != 4 {
+		t.Fatalf("views = %d after the outage, want 4 (3 kept from the failed flush + 1)", n)
 	}
 }
