@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 )
 
 // AddViews adds counts[i] views to video ids[i] in ONE statement (the view counter's batch,
@@ -30,9 +33,12 @@ func (s *Videos) AddViews(ctx context.Context, ids, counts []int32) error {
 		UPDATE videos v SET views = LEAST(v.views::bigint + d.n, 2147483647)::int
 		FROM d JOIN locked l ON l.id = d.id WHERE v.id = d.id`
 	idArr, countArr := intArray(ids), intArray(counts)
+	// Not through the slow-statement log: it would print the whole batch (megabytes of ids);
+	// the counter logs a failed batch itself, by its size.
+	db := s.db.Session(&gorm.Session{Logger: s.db.Logger.LogMode(logger.Silent)}).WithContext(ctx)
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		if err = s.db.WithContext(ctx).Exec(stmt, idArr, countArr).Error; !isRetryable(err) {
+		if err = db.Exec(stmt, idArr, countArr).Error; !isRetryable(err) {
 			return translate(err)
 		}
 		time.Sleep(time.Duration(attempt*10) * time.Millisecond)
