@@ -136,8 +136,18 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 	hub := routes.NewNotificationHub(cfg, db, log)
 	hub.Start()
 	defer func() { hub.Close(); hub.Wait() }()
+	// Counted views are buffered and written every VIEW_FLUSH_INTERVAL; the buffer is written
+	// once more after the last request has been answered, before the database closes.
+	views := routes.NewViewCounter(cfg, db, limiters, log)
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := views.Close(flushCtx); err != nil {
+			log.Error("the last counted views were not written", "error", err)
+		}
+	}()
 	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log, Store: uploads, Limiters: limiters, Replicas: replicas,
-		Notifications: hub})
+		Notifications: hub, Views: views})
 	if err != nil {
 		log.Error("cannot build the router", "error", err)
 		return 1

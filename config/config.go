@@ -111,6 +111,15 @@ type Config struct {
 	// It holds a password: log RedisAddr, never this.
 	RedisURL string
 
+	// ViewWindow is how long a viewer's view of a video counts once (VIEW_WINDOW, 30m); with
+	// REDIS_URL the de-duplication is shared by every instance. ViewFlushInterval is how often
+	// the counted views are added to the database in one statement (VIEW_FLUSH_INTERVAL, 2s;
+	// a crash loses at most that long's views). ViewDedupMaxKeys bounds the in-memory
+	// de-duplication (VIEW_DEDUP_MAX_KEYS): past it the oldest entries are forgotten early.
+	ViewWindow        time.Duration
+	ViewFlushInterval time.Duration
+	ViewDedupMaxKeys  int
+
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -182,6 +191,10 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		RateLoginFailsPerAccount: r.intRange("RATE_LOGIN_FAILS_PER_ACCOUNT", 10, 0, 1_000_000),
 		RateRegisterPerIP:        r.intRange("RATE_REGISTER_PER_IP", 10, 0, 1_000_000),
 
+		ViewWindow:        r.positiveDuration("VIEW_WINDOW", 30*time.Minute),
+		ViewFlushInterval: r.positiveDuration("VIEW_FLUSH_INTERVAL", 2*time.Second),
+		ViewDedupMaxKeys:  r.intRange("VIEW_DEDUP_MAX_KEYS", 250_000, 1000, 100_000_000),
+
 		LogLevel:        r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		ShutdownTimeout: r.positiveDuration("SHUTDOWN_TIMEOUT", 15*time.Second),
 	}
@@ -199,6 +212,10 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			fmt.Sprintf("must not exceed DB_MAX_OPEN_CONNS (%d)", c.DBMaxOpenConns))
 	}
 	c.RedisURL = r.redisURL("REDIS_URL")
+	if c.ViewFlushInterval > 5*time.Second {
+		// API.md: a counted view shows in views within 5 seconds.
+		r.fail("VIEW_FLUSH_INTERVAL", c.ViewFlushInterval.String(), "must be at most 5s (API.md: a counted view shows within 5 seconds)")
+	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		r.errs = append(r.errs, &Error{Var: "DATABASE_URL", Reason: "must start with postgres:// or postgresql:// (for example postgres://postgres:postgres@localhost:5432/tiktok?sslmode=disable)"})
 	}

@@ -12,6 +12,7 @@ import (
 	"tiktok/models"
 	"tiktok/storage"
 	"tiktok/store"
+	"tiktok/viewcount"
 )
 
 // Videos serves videos, the feeds and video likes (Prisma version:
@@ -21,6 +22,9 @@ type Videos struct {
 	Files *StoredFiles
 	// MaxVideoBytes caps an uploaded video (MAX_VIDEO_MB).
 	MaxVideoBytes int64
+	// Views counts the reads of GET /api/videos/:id, once per viewer per window, off the
+	// request path (nil counts nothing).
+	Views *viewcount.Counter
 }
 
 // MaxThumbnailBytes caps an uploaded thumbnail (API.md, uploads).
@@ -171,15 +175,23 @@ func (v *Videos) checkDirect(ctx context.Context, viewer int32, in videoInput) e
 
 func text(s string) *string { return &s }
 
-// Get answers GET /api/videos/:id and counts one view.
+// Get answers GET /api/videos/:id and records a view of it: the first of this viewer (the
+// user, or the client address and user agent) in the window counts, within a few seconds,
+// and the answer waits for no write (package viewcount).
 func (v *Videos) Get(c *gin.Context) error {
 	id, err := ParseID(c, "id")
 	if err != nil {
 		return err
 	}
-	view, err := v.Store.Videos.View(c.Request.Context(), middleware.Viewer(c), id)
+	viewer := middleware.Viewer(c)
+	view, err := v.Store.Videos.Get(c.Request.Context(), viewer, id)
 	if err != nil {
 		return err
+	}
+	if viewer != 0 {
+		v.Views.Record(id, viewcount.UserViewer(viewer))
+	} else {
+		v.Views.Record(id, viewcount.AnonymousViewer(c.ClientIP(), c.Request.UserAgent()))
 	}
 	c.JSON(http.StatusOK, view)
 	return nil

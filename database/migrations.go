@@ -27,6 +27,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611300011_search_nearest", Migrate: addSearchNearest, Rollback: dropSearchNearest},
 		{ID: "202611300020_comment_replies", Migrate: addCommentReplies, Rollback: dropCommentReplies},
 		{ID: "202611300021_notifications", Migrate: addNotifications, Rollback: dropNotifications},
+		{ID: "202611300030_bookmarks", Migrate: addBookmarks, Rollback: dropBookmarks},
 		{ID: "202611300050_search_walk", Migrate: addSearchWalk, Rollback: dropSearchWalk},
 		{ID: "202611300051_search_similar_paths", Migrate: addSearchSimilarPaths, Rollback: dropSearchSimilarPaths},
 	}

@@ -7,5 +7,5 @@ package models
 
 // All lists every model, in an order where each table comes after the tables it references.
 func All() []any {
-	return []any{&User{}, &Hashtag{}, &Video{}, &Comment{}, &VideoLike{}, &CommentLike{}, &Follow{}, &RefreshToken{}, &Upload{}, &StorageDelete{}, &VideoHashtag{}, &HashtagDailyUse{}, &Notification{}}
+	return []any{&User{}, &Hashtag{}, &Video{}, &Comment{}, &VideoLike{}, &CommentLike{}, &Follow{}, &RefreshToken{}, &Upload{}, &StorageDelete{}, &VideoHashtag{}, &HashtagDailyUse{}, &Notification{}, &VideoBookmark{}}
 }

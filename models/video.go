@@ -2,8 +2,9 @@ package models
 
 import "time"
 
-// Video is a row of "videos" (Prisma: model Video @@map("videos")). LikeCount and
-// CommentCount are maintained by triggers and never written by the application.
+// Video is a row of "videos" (Prisma: model Video @@map("videos")). LikeCount, CommentCount
+// and BookmarkCount are maintained by triggers and never written by the application. Views is
+// added to in batches by the view counter (package viewcount), never on a read.
 type Video struct {
 	ID           int32   `gorm:"column:id;primaryKey;autoIncrement"`
 	UserID       int32   `gorm:"column:user_id;type:integer;not null"`
@@ -21,6 +22,7 @@ type Video struct {
 	UpdatedAt            time.Time `gorm:"column:updated_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP"`
 	LikeCount            int32     `gorm:"column:like_count;type:integer;not null;default:0;<-:false"`
 	CommentCount         int32     `gorm:"column:comment_count;type:integer;not null;default:0;<-:false"`
+	BookmarkCount        int32     `gorm:"column:bookmark_count;type:integer;not null;default:0;<-:false"`
 
 	User *User `gorm:"foreignKey:UserID;constraint:videos_user_id_fkey,OnUpdate:CASCADE,OnDelete:CASCADE"`
 	// Hashtags are the tags parsed from Caption, through the join table video_hashtags (whose

@@ -25,6 +25,7 @@ import (
 	"tiktok/notify"
 	"tiktok/storage"
 	"tiktok/store"
+	"tiktok/viewcount"
 )
 
 // Deps are what the handlers need; main builds them once, tests build their own.
@@ -46,6 +47,19 @@ type Deps struct {
 	// subscribe to (it starts with the first stream). Nil: New makes one for the life of the
 	// process; main and the tests make their own, to close it.
 	Notifications *notify.Hub
+	// Views counts the views of GET /api/videos/:id (NewViewCounter); nil makes one that lives
+	// as long as the process. main makes its own, to flush it on shutdown.
+	Views *viewcount.Counter
+}
+
+// NewViewCounter starts the view counter of the settings (VIEW_*), writing to db, its
+// de-duplication shared through the limiters' Redis when REDIS_URL is set. Close flushes it.
+func NewViewCounter(c config.Config, db *gorm.DB, limiters *Limiters, log *slog.Logger) *viewcount.Counter {
+	o := viewcount.Options{Window: c.ViewWindow, FlushInterval: c.ViewFlushInterval, MaxKeys: c.ViewDedupMaxKeys, Log: log}
+	if limiters != nil && limiters.Redis != nil {
+		o.Redis = limiters.Redis.Client()
+	}
+	return viewcount.New(store.New(db).Videos, o)
 }
 
 // Limiters are the rate limiters of the auth routes (API.md, "Users and auth").
@@ -170,6 +184,10 @@ func New(d Deps) (*gin.Engine, error) {
 	if d.Limiters.Redis != nil {
 		reg.MustRegister(d.Limiters.Redis.Collectors()...)
 	}
+	if d.Views == nil {
+		d.Views = NewViewCounter(d.Config, d.DB, d.Limiters, d.Log)
+	}
+	reg.MustRegister(d.Views.Collectors()...)
 
 	// Media URLs: files on this server's disk are rendered under PUBLIC_BASE_URL; the bucket's
 	// URLs are recognised as ours, so a client cannot give one as text.
@@ -239,7 +257,7 @@ func New(d Deps) (*gin.Engine, error) {
 	authCtl := &controllers.Auth{Sessions: sessions}
 	users := &controllers.Users{Store: data, Files: files}
 	follows := &controllers.Follows{Store: data}
-	videos := &controllers.Videos{Store: data, Files: files, MaxVideoBytes: maxVideoBytes(d.Config)}
+	videos := &controllers.Videos{Store: data, Files: files, MaxVideoBytes: maxVideoBytes(d.Config), Views: d.Views}
 	comments := &controllers.Comments{Store: data}
 	search := &controllers.Search{Store: data}
 
@@ -250,6 +268,7 @@ func New(d Deps) (*gin.Engine, error) {
 	api.POST("/users/refresh", h(authCtl.Refresh))
 	api.POST("/users/logout", required, h(authCtl.Logout))
 	api.GET("/users/me", required, h(users.Me))
+	api.GET("/users/me/bookmarks", required, h(videos.MyBookmarks))
 	api.GET("/users", optional, h(users.List))
 	api.GET("/users/:id", optional, h(users.Get))
 	api.PUT("/users/:id", required, h(users.Update))
@@ -273,6 +292,8 @@ func New(d Deps) (*gin.Engine, error) {
 	api.POST("/videos/:id/like", required, h(videos.Like))
 	api.DELETE("/videos/:id/like", required, h(videos.Unlike))
 	api.GET("/videos/:id/likes", optional, h(videos.Likers))
+	api.POST("/videos/:id/bookmark", required, h(videos.Bookmark))
+	api.DELETE("/videos/:id/bookmark", required, h(videos.Unbookmark))
 	api.GET("/videos/:id/comments", optional, h(comments.ForVideo))
 
 	// Discovery. The static /hashtags/trending wins over /hashtags/:name; a tag named

@@ -11,10 +11,16 @@
 #   git worktree add --detach /tmp/prev HEAD~1 && (cd /tmp/prev && go build -o /tmp/tiktok-prev .)
 #   go build -o /tmp/tiktok-new . && go build -o /tmp/loadtest ./cmd/loadtest
 # and seed the database once: DATABASE_URL=... go run ./seeders -users 10000
+#
+# MIX, CONCURRENCY, USERS and LOADTEST_FLAGS change the load (default: the anonymous feed, 6
+# clients, 4 users); e.g. the video read of docs/performance.md ("Honest views"):
+#   MIX=video=100 CONCURRENCY=32 USERS=50 LOADTEST_FLAGS='-max-video-id 1000000' scripts/feed-ab.sh ...
 set -euo pipefail
 db=$1 rounds=$2
 shift 2
 loadtest=${LOADTEST:-/tmp/loadtest}
+mix=${MIX:-feedanon=100} concurrency=${CONCURRENCY:-6} users=${USERS:-4} flags=${LOADTEST_FLAGS:-}
+op=${mix%%=*}
 tick=$(getconf CLK_TCK)
 for round in $(seq "$rounds"); do
   port=18170
@@ -27,10 +33,12 @@ for round in $(seq "$rounds"); do
     pid=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
     if ! kill -0 "$pid" 2>/dev/null; then echo "$bin did not start:"; cat "$dir/log"; exit 1; fi
-    "$loadtest" -base "http://127.0.0.1:$port" -duration 3s -users 4 -concurrency 6 -mix feedanon=100 -deep-pages 0 >/dev/null # warm-up
+    # shellcheck disable=SC2086 # flags are words
+    "$loadtest" -base "http://127.0.0.1:$port" -duration 3s -users "$users" -concurrency "$concurrency" -mix "$mix" -deep-pages 0 $flags >/dev/null # warm-up
     load=$(cut -d' ' -f1 /proc/loadavg)
     before=$(awk '{print $14+$15}' "/proc/$pid/stat")
-    out=$("$loadtest" -base "http://127.0.0.1:$port" -duration 15s -users 4 -concurrency 6 -mix feedanon=100 -deep-pages 0 | grep -E '^\s*feedanon')
+    # shellcheck disable=SC2086
+    out=$("$loadtest" -base "http://127.0.0.1:$port" -duration 15s -users "$users" -concurrency "$concurrency" -mix "$mix" -deep-pages 0 $flags | grep -E "^\s*$op\b")
     after=$(awk '{print $14+$15}' "/proc/$pid/stat")
     n=$(awk '{print $2}' <<<"$out")
     cpu=$(awk -v t=$((after - before)) -v n="$n" -v hz="$tick" 'BEGIN{printf "%.0f", t / hz * 1e6 / n}')

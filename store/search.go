@@ -112,6 +112,9 @@ const (
 	// videoShortVector and videoLongVector split the videos between the two walks.
 	videoShortVector = `octet_length(v.search_vector::text) <= 1200`
 	videoLongVector  = `octet_length(v.search_vector::text) > 1200`
+	// The columns of videoColumns, without the authors (joined after the page is cut).
+	videoSearchColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
+		v.created_at, v.updated_at, v.like_count, v.comment_count, v.bookmark_count, v.trending_score`
 )
 
 // searchStatementTimeout bounds every statement of a search (SET LOCAL in its read

@@ -24,7 +24,7 @@ var errVideoNotFound = errs.NotFound("Video not found")
 // videoColumns are the columns of a video row joined with its author (alias u). Every video
 // query selects exactly these, in this order, for scanVideos to scan.
 const videoColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
-	v.created_at, v.updated_at, v.like_count, v.comment_count, v.trending_score,
+	v.created_at, v.updated_at, v.like_count, v.comment_count, v.bookmark_count, v.trending_score,
 	u.username AS author_username, u.name AS author_name, u.avatar AS author_avatar`
 
 const videosWithAuthor = "videos v JOIN users u ON u.id = v.user_id"
@@ -53,7 +53,7 @@ func scanVideos(db *gorm.DB, withSortAt bool, sql string, args []any) ([]videoRo
 	for rs.Next() {
 		var r videoRow
 		dst := []any{&r.ID, &r.UserID, &r.Caption, &r.VideoURL, &r.ThumbnailURL, &r.AudioName, &r.Views,
-			&r.CreatedAt, &r.UpdatedAt, &r.LikeCount, &r.CommentCount, &r.TrendingScore,
+			&r.CreatedAt, &r.UpdatedAt, &r.LikeCount, &r.CommentCount, &r.BookmarkCount, &r.TrendingScore,
 			&r.AuthorUsername, &r.AuthorName, &r.AuthorAvatar}
 		if withSortAt {
 			dst = append(dst, &r.SortAt)
@@ -67,8 +67,8 @@ func scanVideos(db *gorm.DB, withSortAt bool, sql string, args []any) ([]videoRo
 }
 
 // videoViews turns rows into Video shapes with the viewer fields: at most two more queries
-// for the whole page (the viewer's likes among these videos, the viewer's follows among their
-// authors), none for an anonymous caller.
+// for the whole page (the viewer's likes and bookmarks among these videos, the viewer's
+// follows among their authors), none for an anonymous caller.
 func videoViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, rows []videoRow) ([]VideoView, error) {
 	out := make([]VideoView, len(rows))
 	if len(rows) == 0 {
@@ -79,7 +79,7 @@ func videoViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32,
 	for i := range rows {
 		videoIDs[i], authorIDs[i] = rows[i].ID, rows[i].UserID
 	}
-	liked, err := viewerLikedVideos(ctx, db, viewer, videoIDs)
+	marks, err := viewerVideoMarks(ctx, db, viewer, videoIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func videoViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32,
 		return nil, err
 	}
 	for i := range rows {
-		out[i] = media.videoView(&rows[i], viewer, liked[rows[i].ID], following(rows[i].UserID))
+		out[i] = media.videoView(&rows[i], viewer, marks[rows[i].ID], following(rows[i].UserID))
 	}
 	return out, nil
 }
@@ -227,32 +227,11 @@ func resolveByCreation(db *gorm.DB, cond string, args ...any) func(ctx context.C
 	}
 }
 
-// Get reads one video as viewer sees it, without counting a view; NotFound when missing.
+// Get reads one video as viewer sees it; NotFound when missing. Reading writes nothing: views
+// are counted off the request path (package viewcount, AddViews). It is one statement, the
+// viewer fields included (readOne).
 func (s *Videos) Get(ctx context.Context, viewer, id int32) (VideoView, error) {
-	return s.one(ctx, viewer, `SELECT `+videoColumns+` FROM `+videosWithAuthor+` WHERE v.id = ?`, id)
-}
-
-// View reads one video and counts one view: the increment and the read are one statement,
-// so concurrent views are never lost.
-func (s *Videos) View(ctx context.Context, viewer, id int32) (VideoView, error) {
-	return s.one(ctx, viewer, `WITH v AS (
-			UPDATE videos SET views = views + 1 WHERE id = ? RETURNING *)
-		SELECT `+videoColumns+` FROM v JOIN users u ON u.id = v.user_id`, id)
-}
-
-func (s *Videos) one(ctx context.Context, viewer int32, sql string, id int32) (VideoView, error) {
-	rows, err := scanVideos(s.db.WithContext(ctx), false, sql, []any{id})
-	if err != nil {
-		return VideoView{}, translate(err)
-	}
-	if len(rows) == 0 {
-		return VideoView{}, errVideoNotFound
-	}
-	views, err := videoViews(ctx, s.db, s.media, viewer, rows)
-	if err != nil {
-		return VideoView{}, translate(err)
-	}
-	return views[0], nil
+	return s.readOne(ctx, viewer, id)
 }
 
 // Exists answers NotFound unless video id exists.

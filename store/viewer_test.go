@@ -57,11 +57,6 @@ func TestVideoViewerFieldsShowOnlyTheViewersOwnLike(t *testing.T) {
 			must(t, err)
 			return v
 		},
-		"View": func(t *testing.T, viewer, id int32) store.VideoView {
-			v, err := st.Videos.View(ctx, viewer, id)
-			must(t, err)
-			return v
-		},
 		"ByUser": func(t *testing.T, viewer, id int32) store.VideoView {
 			var owner int32
 			must(t, db.Raw(`SELECT user_id FROM videos WHERE id = ?`, id).Scan(&owner).Error)

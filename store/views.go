@@ -207,18 +207,21 @@ type VideoView struct {
 	User         UserSummary `json:"user"`
 	LikeCount    int32       `json:"likeCount"`
 	CommentCount int32       `json:"commentCount"`
-	Count        VideoCount  `json:"_count"`
-	IsLiked      bool        `json:"isLiked"`
-	Likes        []LikeRef   `json:"likes"`
+	// BookmarkCount is how many users saved the video; IsBookmarked, whether the viewer did.
+	BookmarkCount int32      `json:"bookmarkCount"`
+	Count         VideoCount `json:"_count"`
+	IsLiked       bool       `json:"isLiked"`
+	IsBookmarked  bool       `json:"isBookmarked"`
+	Likes         []LikeRef  `json:"likes"`
 	// Hashtags are the caption's tags in caption order (never null). Parsing the caption is a
 	// few hundred nanoseconds, less than reading video_hashtags would cost, and gives the
 	// same names: the store stores what the same parser finds.
 	Hashtags []string `json:"hashtags"`
 }
 
-func (m MediaURLs) videoView(r *videoRow, viewer int32, liked bool, isFollowing *bool) VideoView {
+func (m MediaURLs) videoView(r *videoRow, viewer int32, marks videoMarks, isFollowing *bool) VideoView {
 	likes := []LikeRef{}
-	if liked {
+	if marks.liked {
 		likes = append(likes, LikeRef{UserID: viewer})
 	}
 	return VideoView{
@@ -227,9 +230,9 @@ func (m MediaURLs) videoView(r *videoRow, viewer int32, liked bool, isFollowing 
 		CreatedAt: Timestamp(r.CreatedAt), UpdatedAt: Timestamp(r.UpdatedAt),
 		User: UserSummary{ID: r.UserID, Username: r.AuthorUsername, Name: r.AuthorName,
 			Avatar: m.publicPtr(r.AuthorAvatar), IsFollowing: isFollowing},
-		LikeCount: r.LikeCount, CommentCount: r.CommentCount,
+		LikeCount: r.LikeCount, CommentCount: r.CommentCount, BookmarkCount: r.BookmarkCount,
 		Count:   VideoCount{Likes: r.LikeCount, Comments: r.CommentCount},
-		IsLiked: liked, Likes: likes, Hashtags: captionTags(r.Caption),
+		IsLiked: marks.liked, IsBookmarked: marks.bookmarked, Likes: likes, Hashtags: captionTags(r.Caption),
 	}
 }
 

@@ -9,6 +9,7 @@ package apitest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -33,6 +34,8 @@ import (
 	"tiktok/notify"
 	"tiktok/routes"
 	"tiktok/storage"
+	"tiktok/store"
+	"tiktok/viewcount"
 )
 
 // Secret is the JWT secret of test routers.
@@ -77,7 +80,25 @@ type API struct {
 	Uploads storage.Store
 	// Notifications is the router's listener of new notifications (closed with the test).
 	Notifications *notify.Hub
+	// Views is the router's view counter: Flush writes the views counted so far.
+	Views *viewcount.Counter
 }
+
+// WithViews makes the router count views with v (a counter shared by two routers, or one on
+// Redis).
+func WithViews(v *viewcount.Counter) Option {
+	return func(_ *config.Config, d *routes.Deps) { d.Views = v }
+}
+
+// FlushViews writes the views counted so far, failing the test on an error.
+func (a *API) FlushViews() {
+	a.T.Helper()
+	if err := a.Views.Flush(context.Background()); err != nil {
+		a.T.Fatalf("flush views: %v", err)
+	}
+}
+
+func routesStore(db *gorm.DB) viewcount.Writer { return store.New(db).Videos }
 
 // Option changes the configuration or dependencies before the router is built.
 type Option func(*config.Config, *routes.Deps)
@@ -128,12 +149,21 @@ func New(t testing.TB, db *gorm.DB, opts ...Option) *API {
 	if deps.Limiters == nil {
 		deps.Limiters = clockedLimiters(cfg, clock)
 	}
+	if deps.Views == nil {
+		// The view counter of the settings, de-duplicating on the test clock. It writes only
+		// when the test calls FlushViews, and when the test ends (as main's shutdown does):
+		// a timed flush would land among the statements a test counts.
+		deps.Views = viewcount.New(routesStore(db), viewcount.Options{Window: cfg.ViewWindow,
+			FlushInterval: 24 * time.Hour, MaxKeys: cfg.ViewDedupMaxKeys, Now: clock.Now})
+		views := deps.Views
+		t.Cleanup(func() { _ = views.Close(context.Background()) })
+	}
 	r, err := routes.New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &API{T: t, DB: db, Config: cfg, Router: r, Tokens: deps.Tokens, Clock: clock, Store: store, Uploads: deps.Store,
-		Notifications: hub}
+		Notifications: hub, Views: deps.Views}
 }
 
 // testWriter sends log lines to t.Log.

@@ -10,6 +10,7 @@ import (
 // the number of rows whose counter is wrong.
 var counterChecks = map[string]string{
 	"videos.like_count":     `SELECT count(*) FROM videos v WHERE like_count <> (SELECT count(*) FROM video_likes l WHERE l.video_id = v.id)`,
+	"videos.bookmark_count": `SELECT count(*) FROM videos v WHERE bookmark_count <> (SELECT count(*) FROM video_bookmarks b WHERE b.video_id = v.id)`,
 	"videos.comment_count":  `SELECT count(*) FROM videos v WHERE comment_count <> (SELECT count(*) FROM comments c WHERE c.video_id = v.id)`,
 	"comments.like_count":   `SELECT count(*) FROM comments c WHERE like_count <> (SELECT count(*) FROM comment_likes l WHERE l.comment_id = c.id)`,
 	"comments.reply_count":  `SELECT count(*) FROM comments c WHERE reply_count <> (SELECT count(*) FROM comments r WHERE r.parent_id = c.id)`,
