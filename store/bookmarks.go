@@ -8,7 +8,7 @@ import (
 // VideoBookmarks is the bookmark of a video, a set like a like (Likes.Set): bookmarking twice
 // keeps one row, the trigger on video_bookmarks moves videos.bookmark_count, and a missing
 // video is NotFound (the insert fails its foreign key, or the count finds no row). A bookmark
-// moves no user's counter, so no author is locked.
+// moves no user's counter, so no author is locked, and notifies nobody.
 var VideoBookmarks = LikeTarget{
 	insert:   `INSERT INTO video_bookmarks (user_id, video_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	del:      `DELETE FROM video_bookmarks WHERE user_id = ? AND video_id = ?`,

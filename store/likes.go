@@ -27,7 +27,7 @@ type LikeTarget struct {
 	// notify tells the item's author of the like (args: liker, item, liker; none for one's
 	// own item); unnotify takes it back on unlike (args: liker, item). They run right after
 	// the like's insert or delete, in its transaction, so the notification lives exactly as
-	// long as the like.
+	// long as the like. Empty for an item nobody is told about (a bookmark).
 	notify, unnotify string
 }
 
@@ -83,15 +83,19 @@ func (s *Likes) Set(ctx context.Context, t LikeTarget, viewer, id int32, like bo
 			if err := tx.Exec(t.insert, viewer, id).Error; err != nil {
 				return err
 			}
-			if err := tx.Exec(t.notify, viewer, id, viewer).Error; err != nil {
-				return err
+			if t.notify != "" {
+				if err := tx.Exec(t.notify, viewer, id, viewer).Error; err != nil {
+					return err
+				}
 			}
 		} else {
 			if err := tx.Exec(t.del, viewer, id).Error; err != nil {
 				return err
 			}
-			if err := tx.Exec(t.unnotify, viewer, id).Error; err != nil {
-				return err
+			if t.unnotify != "" {
+				if err := tx.Exec(t.unnotify, viewer, id).Error; err != nil {
+					return err
+				}
 			}
 		}
 		return tx.Raw(t.count, id).Scan(&counts).Error
