@@ -25,6 +25,8 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611300004_tag_and_sound_pages", Migrate: addTagAndSoundPages, Rollback: dropTagAndSoundPages},
 		{ID: "202611300010_search", Migrate: addSearch, Rollback: dropSearch},
 		{ID: "202611300011_search_nearest", Migrate: addSearchNearest, Rollback: dropSearchNearest},
+		{ID: "202611300040_media", Migrate: addMedia, Rollback: dropMedia},
+		{ID: "202611300041_river_queue", Migrate: func(*gorm.DB) error { return nil }, Rollback: dropRiverQueue},
 	}
 }
 

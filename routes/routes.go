@@ -41,6 +41,9 @@ type Deps struct {
 	// Replicas, when set (DATABASE_REPLICA_URLS), serve the feed, profile, list and search
 	// reads; /readyz and /metrics report them. Nil: every read goes to DB.
 	Replicas *database.Replicas
+	// Media probes uploaded videos and enqueues their jobs (API.md, "Media processing"); nil
+	// publishes uploads unprocessed, as on a machine without ffmpeg (/readyz says so).
+	Media *controllers.MediaPipeline
 }
 
 // Limiters are the rate limiters of the auth routes (API.md, "Users and auth").
@@ -169,7 +172,7 @@ func New(d Deps) (*gin.Engine, error) {
 	// Media URLs: files on this server's disk are rendered under PUBLIC_BASE_URL; the bucket's
 	// URLs are recognised as ours, so a client cannot give one as text.
 	data := store.New(d.DB, store.WithMediaURLs(mediaURLs(d.Config)))
-	health := controllers.Health{Store: data}
+	health := controllers.Health{Store: data, MediaOff: d.Media == nil}
 	if d.Replicas != nil {
 		data = store.NewWithReads(d.DB, d.Replicas.DB(), store.WithMediaURLs(mediaURLs(d.Config)))
 		health.Store, health.Replicas = data, d.Replicas
@@ -234,7 +237,7 @@ func New(d Deps) (*gin.Engine, error) {
 	authCtl := &controllers.Auth{Sessions: sessions}
 	users := &controllers.Users{Store: data, Files: files}
 	follows := &controllers.Follows{Store: data}
-	videos := &controllers.Videos{Store: data, Files: files, MaxVideoBytes: maxVideoBytes(d.Config)}
+	videos := &controllers.Videos{Store: data, Files: files, MaxVideoBytes: maxVideoBytes(d.Config), Media: d.Media}
 	comments := &controllers.Comments{Store: data}
 	search := &controllers.Search{Store: data}
 

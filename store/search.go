@@ -100,7 +100,8 @@ const (
 	videoMatch = `v.search_vector @@ ` + videoQuery
 	// The columns of videoColumns, without the authors (joined after the page is cut).
 	videoSearchColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
-		v.created_at, v.updated_at, v.like_count, v.comment_count, v.trending_score`
+		v.created_at, v.updated_at, v.like_count, v.comment_count, v.trending_score,
+		v.status, v.status_reason, v.duration, v.width, v.height`
 )
 
 // searchStatementTimeout bounds every statement of a search (SET LOCAL in its read
@@ -353,7 +354,7 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 	err := s.read(ctx, func(tx *gorm.DB) error {
 		spec := listSpec{keys: keyset{first: "v.trending_score", second: "v.id", byScore: true},
 			resolve: func(ctx context.Context, id int32) (position, bool, error) {
-				sql, args := withQuery(`SELECT v.trending_score FROM videos v WHERE `+videoMatch, q)
+				sql, args := withQuery(`SELECT v.trending_score FROM videos v WHERE `+videoMatch+` AND `+readyOnly, q)
 				var scores []float64
 				err := tx.WithContext(ctx).Raw(sql+` AND v.id = ?`, append(args, id)...).Scan(&scores).Error
 				if err != nil || len(scores) == 0 {
@@ -364,7 +365,7 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 			// The page is cut before the authors are joined: joined first, PostgreSQL would
 			// hash every user to join a page of matches.
 			statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
-				sql, args := withQuery(`SELECT `+videoSearchColumns+` FROM videos v WHERE `+videoMatch, q)
+				sql, args := withQuery(`SELECT `+videoSearchColumns+` FROM videos v WHERE `+videoMatch+` AND `+readyOnly, q)
 				if keyset != "" {
 					sql += " AND " + keyset
 					args = append(args, keysetArgs...)
