@@ -305,6 +305,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[ProcessVideo]) error {
 type Queue struct {
 	client *river.Client[*sql.Tx]
 	works  bool
+	queue  string
 }
 
 // Options configure a Queue.
@@ -317,7 +318,9 @@ type Options struct {
 	// RescueAfter overrides JobTimeout + a minute (tests).
 	RescueAfter time.Duration
 	// ID names this worker in river's tables (River picks one when empty).
-	ID  string
+	ID string
+	// Queue is the queue's name (QueueMedia when empty; tests use their own).
+	Queue string
 	Log *slog.Logger
 }
 
@@ -337,19 +340,22 @@ func New(db *sql.DB, p *Processor, o Options) (*Queue, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Queue == "" {
+		o.Queue = QueueMedia
+	}
 	if o.Workers > 0 {
-		cfg.Queues = map[string]river.QueueConfig{QueueMedia: {MaxWorkers: o.Workers}}
+		cfg.Queues = map[string]river.QueueConfig{o.Queue: {MaxWorkers: o.Workers}}
 	}
 	client, err := river.NewClient(riverdatabasesql.New(db), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
-	return &Queue{client: client, works: o.Workers > 0}, nil
+	return &Queue{client: client, works: o.Workers > 0, queue: o.Queue}, nil
 }
 
 // EnqueueTx enqueues the job of video id in tx, the transaction that writes the video.
 func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, id int32) error {
-	_, err := q.client.InsertTx(ctx, tx, ProcessVideo{VideoID: id}, nil)
+	_, err := q.client.InsertTx(ctx, tx, ProcessVideo{VideoID: id}, &river.InsertOpts{Queue: q.queue})
 	return err
 }
 
