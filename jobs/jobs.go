@@ -321,7 +321,7 @@ type Options struct {
 	ID string
 	// Queue is the queue's name (QueueMedia when empty; tests use their own).
 	Queue string
-	Log *slog.Logger
+	Log   *slog.Logger
 }
 
 // New builds the queue on db (GORM's pool) for p's jobs.
