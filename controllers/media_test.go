@@ -503,3 +503,25 @@ func referenced(t testing.TB, name string) bool {
 	}
 	return n > 0
 }
+
+// /readyz says whether uploads are processed; without a pipeline (no ffmpeg) an upload is
+// published as it is: ready, nothing probed.
+func TestReadyzReportsTheMediaPipeline(t *testing.T) {
+	env := newMediaEnv(t, false, 0, 60)
+	var on, off map[string]any
+	env.api.Do("GET", "/readyz", nil, "").Status(http.StatusOK).Decode(&on)
+	plain := apitest.New(t, db)
+	plain.Do("GET", "/readyz", nil, "").Status(http.StatusOK).Decode(&off)
+	if on["media"] != "ok" || !strings.Contains(fmt.Sprint(off["media"]), "ffmpeg missing") || off["status"] != "ok" {
+		t.Fatalf("/readyz with ffmpeg = %v, without = %v", on, off)
+	}
+	owner := plain.NewUser("noffmpeg")
+	var v uploaded
+	upload(plain, owner.Token, formPart{field: "video", filename: "a.mp4", data: smallMP4(100)}).Status(http.StatusCreated).Decode(&v)
+	if v.Status != "ready" || v.Duration != nil || v.Width != nil || v.ThumbnailURL != nil {
+		t.Fatalf("upload without the pipeline = %+v, want ready and unprobed", v)
+	}
+	if state := jobState(t, v.ID); state != "" {
+		t.Fatalf("a job was enqueued without the pipeline: %q", state)
+	}
+}
