@@ -118,8 +118,11 @@ func (t Tools) Probe(ctx context.Context, input string, maxSeconds float64) (Inf
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	out, errText, err := t.run(ctx, t.FFprobe, maxProbeOutput, "-v", "error", "-hide_banner",
-		"-print_format", "json", "-show_format", "-show_streams", "--", input)
+	// At normal priority, unlike ffmpeg: a probe is short and an upload request waits for it.
+	out, errText, err := t.run(ctx, false, t.FFprobe, maxProbeOutput, "-v", "error", "-hide_banner",
+		"-print_format", "json", "-show_entries",
+		"stream=codec_type,codec_name,width,height,duration:stream_disposition=attached_pic:format=format_name,duration",
+		"--", input)
 	if ctx.Err() != nil {
 		return Info{}, fmt.Errorf("ffprobe: %w", ctx.Err())
 	}
@@ -213,7 +216,7 @@ func (t Tools) ffmpeg(ctx context.Context, args ...string) error {
 		args = append(append(args[:len(args)-1:len(args)-1], "-threads", strconv.Itoa(t.Threads),
 			"-filter_threads", strconv.Itoa(t.Threads)), last)
 	}
-	_, errText, err := t.run(ctx, t.FFmpeg, 0, args...)
+	_, errText, err := t.run(ctx, true, t.FFmpeg, 0, args...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("ffmpeg: %w", ctx.Err())
@@ -223,12 +226,12 @@ func (t Tools) ffmpeg(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// run starts program with args at low priority, killed with its parent (a worker killed
+// run starts program with args (at low priority when lowPriority), killed with its parent (a worker killed
 // mid-job leaves no ffmpeg running) and when ctx ends, keeping at most maxOut bytes of its
 // stdout (0: discard) and maxErrorOutput of its stderr.
-func (t Tools) run(ctx context.Context, program string, maxOut int, args ...string) ([]byte, string, error) {
+func (t Tools) run(ctx context.Context, lowPriority bool, program string, maxOut int, args ...string) ([]byte, string, error) {
 	name := program
-	if t.nice != "" {
+	if lowPriority && t.nice != "" {
 		name, args = t.nice, append([]string{"-n", "10", program}, args...)
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
