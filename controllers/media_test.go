@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -523,5 +524,62 @@ func TestReadyzReportsTheMediaPipeline(t *testing.T) {
 	}
 	if state := jobState(t, v.ID); state != "" {
 		t.Fatalf("a job was enqueued without the pipeline: %q", state)
+	}
+}
+
+// A direct upload is probed when it is registered (through a signed GET URL in the bucket):
+// a bad file is refused before any row exists and stays unregistered (for the sweep); a good
+// one is processed like a multipart upload.
+func TestMediaDirectUploadRegistration(t *testing.T) {
+	for _, s3 := range []bool{false, true} {
+		name := "local"
+		if s3 {
+			name = "s3"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := newMediaEnv(t, s3, 1, 3)
+			srv := httptest.NewServer(env.api.Router)
+			t.Cleanup(srv.Close)
+			direct := &directAPI{API: env.api, server: srv.URL}
+			owner := env.api.NewUser("direct")
+
+			for _, bad := range []struct {
+				data   []byte
+				status int
+				reason string
+			}{
+				{audioOnlyMP4(t), http.StatusUnsupportedMediaType, "no video stream"},
+				{h264MoovAtEnd(t, 4), http.StatusBadRequest, "at most 3 seconds"},
+			} {
+				path := direct.upload(owner, "video", "video/mp4", bad.data)
+				res := env.api.Do("POST", "/api/videos", map[string]any{"videoStoragePath": path}, owner.Token)
+				if res.Code != bad.status || !strings.Contains(string(res.Body), bad.reason) {
+					t.Fatalf("registering %s = %d %s, want %d saying %q", path, res.Code, res.Body, bad.status, bad.reason)
+				}
+				var registered int64
+				db.Raw(`SELECT count(*) FROM uploads WHERE storage_path = ? AND registered_at IS NOT NULL`, path).Scan(&registered)
+				var rows int64
+				db.Raw(`SELECT count(*) FROM videos WHERE video_storage_path = ?`, path).Scan(&rows)
+				if registered != 0 || rows != 0 {
+					t.Fatalf("a refused registration left the upload registered (%d) or a row (%d)", registered, rows)
+				}
+			}
+
+			path := direct.upload(owner, "video", "video/mp4", hevcMP4(t, 2, "160x120"))
+			var v uploaded
+			env.api.Do("POST", "/api/videos", map[string]any{"videoStoragePath": path}, owner.Token).Status(http.StatusCreated).Decode(&v)
+			if v.Status != "processing" || v.Width == nil || *v.Width != 160 {
+				t.Fatalf("registered HEVC = %+v, want processing, 160 wide", v)
+			}
+			waitJob(t, v.ID, time.Minute)
+			row, _ := readVideo(t, v.ID)
+			if row.Status != "ready" || *row.VideoPath == path || row.ThumbPath == nil {
+				t.Fatalf("after the job: %+v, want ready with a rendition and a cover", row)
+			}
+			if info := env.probeStored(t, *row.VideoPath); info.VideoCodec != "h264" {
+				t.Fatalf("rendition = %+v", info)
+			}
+		})
 	}
 }

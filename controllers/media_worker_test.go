@@ -2,11 +2,13 @@ package controllers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,7 +38,17 @@ func runTestWorker() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	uploads, err := storage.NewLocal(os.Getenv("MEDIA_TEST_WORKER_DIR"))
+	var uploads storage.Store
+	if opts := os.Getenv("MEDIA_TEST_WORKER_S3"); opts != "" {
+		var o storage.S3Options
+		if err := json.Unmarshal([]byte(opts), &o); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		uploads, err = storage.NewS3(ctx, o)
+	} else {
+		uploads, err = storage.NewLocal(os.Getenv("MEDIA_TEST_WORKER_DIR"))
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -63,13 +75,27 @@ func runTestWorker() int {
 }
 
 func TestMediaWorkerKilledMidTranscode(t *testing.T) {
-	env := newMediaEnv(t, false, 0, 60) // this process only enqueues
+	for _, s3 := range []bool{false, true} {
+		name := "local"
+		if s3 {
+			name = "s3"
+		}
+		t.Run(name, func(t *testing.T) { testWorkerKilledMidTranscode(t, s3) })
+	}
+}
+
+func testWorkerKilledMidTranscode(t *testing.T, s3 bool) {
+	env := newMediaEnv(t, s3, 0, 60) // this process only enqueues
 	owner := env.api.NewUser("killed")
 	tmp := t.TempDir()
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), testWorkerEnv+"="+testDSN(t), "MEDIA_TEST_WORKER_DIR="+env.dir,
 			"MEDIA_TEST_WORKER_QUEUE="+env.queue, "MEDIA_TEST_WORKER_TMP="+tmp)
+		if env.bucket != nil {
+			o, _ := json.Marshal(env.bucket.Options())
+			cmd.Env = append(cmd.Env, "MEDIA_TEST_WORKER_S3="+string(o))
+		}
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -122,7 +148,7 @@ func TestMediaWorkerKilledMidTranscode(t *testing.T) {
 	// Every file in the store is whole and accounted for: the video's, or noted for the sweep
 	// (a cover stored by the killed attempt, the replaced original).
 	for _, n := range env.storedNames(t) {
-		if strings.HasPrefix(n, ".") || !referenced(t, n) {
+		if strings.HasPrefix(filepath.Base(n), ".") || !referenced(t, n) {
 			t.Fatalf("file %s is left behind", n)
 		}
 	}
