@@ -5,7 +5,8 @@
 #     (uploads published unprocessed), medians side by side;
 #  2. the latest feed's latency under the load test (cmd/loadtest, feedanon) idle, then while
 #     the server transcodes a 15-second 1080p HEVC clip (its own worker, WORKERS default);
-#  3. how long that clip takes from the end of its upload to `ready`.
+#  3. how long that clip takes from the end of its upload to `ready`, under that load test;
+#  4. the same with no load test.
 #
 #   scripts/media-bench.sh              uses PostgreSQL at TEST_DATABASE_URL's server
 #
@@ -96,3 +97,16 @@ wait "$ltpid"
 echo "   latest feed while it transcoded (the load test ran 15 s from the end of the upload):"
 sed 's/^/   /' "$tmp/busy.txt"
 curl -fsS "${auth[@]}" "http://127.0.0.1:$with_port/api/videos/$id" | jq -c '{status, width, height, duration}' | sed 's/^/   rendition: /'
+
+echo
+echo "4. the same clip again with no load test running (load average: $(load))"
+t0=$(date +%s.%N)
+id=$(curl -fsS "${auth[@]}" -F "video=@$tmp/hevc1080.mp4;type=video/mp4" "http://127.0.0.1:$with_port/api/videos" | jq -r .id)
+t1=$(date +%s.%N)
+while :; do
+  st=$(curl -fsS "${auth[@]}" "http://127.0.0.1:$with_port/api/videos/$id" | jq -r .status)
+  [ "$st" = processing ] || break
+  sleep 0.1
+done
+t2=$(date +%s.%N)
+echo "   status $st; upload $(echo "$t1 - $t0" | bc) s, then ready after $(echo "$t2 - $t1" | bc) s (load average: $(load))"
