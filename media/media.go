@@ -88,6 +88,30 @@ func (i Info) WebPlayable(ext string) bool {
 	return false
 }
 
+// MaxSide is the largest width or height accepted (8K): a small file claiming a huge picture
+// would make every decode of it allocate gigabytes.
+const MaxSide = 7680
+
+// inputArgs are the options that pin how ffmpeg reads input, placed before its -i: the
+// protocols it may use (the file itself, or the signed URL's HTTP: never a file or URL named
+// inside a hostile file, as playlists and references do) and the demuxer of the stored
+// extension, so a file is never read as another format than the one it was accepted as.
+func inputArgs(input string) []string {
+	protocols := "file"
+	if strings.HasPrefix(input, "http://") || strings.HasPrefix(input, "https://") {
+		protocols = "http,https,tcp,tls"
+	}
+	name := input
+	if i := strings.IndexByte(name, '?'); i >= 0 {
+		name = name[:i]
+	}
+	format := "mov" // mp4, mov
+	if strings.HasSuffix(name, ".webm") {
+		format = "matroska"
+	}
+	return []string{"-protocol_whitelist", protocols, "-f", format}
+}
+
 // maxProbeOutput caps what is read of ffprobe's JSON: a file with thousands of streams
 // must not make the server buffer megabytes.
 const maxProbeOutput = 256 << 10
@@ -122,7 +146,7 @@ func (t Tools) Probe(ctx context.Context, input string, maxSeconds float64) (Inf
 	out, errText, err := t.run(ctx, false, t.FFprobe, maxProbeOutput, "-v", "error", "-hide_banner",
 		"-print_format", "json", "-show_entries",
 		"stream=codec_type,codec_name,width,height,duration:stream_disposition=attached_pic:format=format_name,duration",
-		"--", input)
+		"-protocol_whitelist", inputArgs(input)[1], "-f", inputArgs(input)[3], "-i", input)
 	if ctx.Err() != nil {
 		return Info{}, fmt.Errorf("ffprobe: %w", ctx.Err())
 	}
@@ -157,6 +181,8 @@ func (t Tools) Probe(ctx context.Context, input string, maxSeconds float64) (Inf
 		return info, &Refusal{Reason: "The file has no video stream"}
 	case info.Width <= 0 || info.Height <= 0:
 		return info, &Refusal{Reason: "The video stream has no picture size"}
+	case info.Width > MaxSide || info.Height > MaxSide:
+		return info, &Refusal{Reason: fmt.Sprintf("The video is %dx%d; at most %d pixels a side are accepted", info.Width, info.Height, MaxSide)}
 	case math.IsNaN(info.Duration) || info.Duration <= 0:
 		return info, &Refusal{Reason: "The video's duration cannot be read"}
 	case maxSeconds > 0 && info.Duration > maxSeconds:
@@ -173,14 +199,14 @@ func (t Tools) Cover(ctx context.Context, input string, duration float64, out st
 	if duration < 1.5 {
 		at = "0"
 	}
-	return t.ffmpeg(ctx, "-ss", at, "-i", input, "-frames:v", "1", "-vf", "scale='min(720,iw)':-2",
-		"-q:v", "4", "-f", "image2", "-c:v", "mjpeg", out)
+	return t.ffmpeg(ctx, append(append([]string{"-ss", at}, inputArgs(input)...), "-i", input, "-frames:v", "1", "-vf", "scale='min(720,iw)':-2",
+		"-q:v", "4", "-f", "image2", "-c:v", "mjpeg", out)...)
 }
 
 // Faststart copies input's streams into out with the MP4 index (moov) first.
 func (t Tools) Faststart(ctx context.Context, input, out string) error {
-	return t.ffmpeg(ctx, "-i", input, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy",
-		"-movflags", "+faststart", "-f", "mp4", out)
+	return t.ffmpeg(ctx, append(append(inputArgs(input), "-i", input), "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy",
+		"-movflags", "+faststart", "-f", "mp4", out)...)
 }
 
 // Transcode writes an H.264/AAC MP4 of input to out, at most 720 pixels on its short side,
@@ -194,10 +220,10 @@ func (t Tools) Transcode(ctx context.Context, input string, width, height int32,
 	if preset == "" {
 		preset = "veryfast"
 	}
-	return t.ffmpeg(ctx, "-i", input, "-map", "0:v:0", "-map", "0:a:0?",
+	return t.ffmpeg(ctx, append(append(inputArgs(input), "-i", input), "-map", "0:v:0", "-map", "0:a:0?",
 		"-vf", scale+",format=yuv420p", "-c:v", "libx264", "-preset", preset, "-crf", "23",
 		"-profile:v", "high", "-c:a", "aac", "-b:a", "128k", "-ac", "2",
-		"-movflags", "+faststart", "-f", "mp4", out)
+		"-movflags", "+faststart", "-f", "mp4", out)...)
 }
 
 // maxErrorOutput caps what is kept of a run's stderr (for the failure's reason).
