@@ -359,18 +359,26 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, id int32) error {
 	return err
 }
 
-// Start runs the workers until Stop (nothing for an insert-only queue).
+// Start runs the workers until Stop (nothing for an insert-only queue). Cancelling ctx does
+// not stop them: River would cancel the jobs running at once, where Stop lets them finish
+// first.
 func (q *Queue) Start(ctx context.Context) error {
 	if !q.works {
 		return nil
 	}
-	return q.client.Start(ctx)
+	return q.client.Start(context.WithoutCancel(ctx))
 }
 
-// Stop lets the jobs running finish (until ctx ends, then cancels them: they are retried).
+// Stop lets the jobs running finish until ctx ends, then cancels them (their ffmpeg is
+// killed; they are retried with backoff, by this or another worker).
 func (q *Queue) Stop(ctx context.Context) error {
 	if !q.works {
 		return nil
 	}
-	return q.client.Stop(ctx)
+	if err := q.client.Stop(ctx); err == nil {
+		return nil
+	}
+	cancelCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return q.client.StopAndCancel(cancelCtx)
 }
