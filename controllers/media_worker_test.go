@@ -104,7 +104,7 @@ func testWorkerKilledMidTranscode(t *testing.T, s3 bool) {
 		return cmd
 	}
 	var v uploaded
-	env.upload(t, owner.Token, "k.mp4", hevcMP4(t, 4, "640x360")).Status(http.StatusCreated).Decode(&v)
+	env.upload(t, owner.Token, "k.mp4", hevcMP4(t, 3, "320x240")).Status(http.StatusCreated).Decode(&v)
 	if v.Status != "processing" {
 		t.Fatalf("status %q, want processing", v.Status)
 	}
