@@ -93,7 +93,8 @@ type Config struct {
 	// Media pipeline (API.md, "Media processing"). MaxVideoSeconds caps an upload's
 	// duration. Workers is how many media jobs this process runs at once (0: none here, a
 	// `go run . worker` process does them), at most one per core. FFmpegThreads bounds the
-	// threads of one ffmpeg run; FFmpegPreset is libx264's preset for renditions.
+	// threads of one ffmpeg run (1 by default: with Workers at half the cores, ffmpeg holds at
+	// most half the machine); FFmpegPreset is libx264's preset for renditions.
 	// MediaJobTimeout bounds one job; a job whose worker died is retried by another once it
 	// has run this long and a minute more.
 	MaxVideoSeconds int
@@ -185,7 +186,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 
 		MaxVideoSeconds: r.intRange("MAX_VIDEO_SECONDS", 180, 1, 86400),
 		Workers:         r.intRange("WORKERS", max(1, runtime.NumCPU()/2), 0, runtime.NumCPU()),
-		FFmpegThreads:   r.intRange("FFMPEG_THREADS", 2, 1, 64),
+		FFmpegThreads:   r.intRange("FFMPEG_THREADS", 1, 1, 64),
 		FFmpegPreset: r.oneOf("FFMPEG_PRESET", "veryfast", "ultrafast", "superfast", "veryfast", "faster", "fast",
 			"medium", "slow"),
 		MediaJobTimeout: r.positiveDuration("MEDIA_JOB_TIMEOUT", 10*time.Minute),
