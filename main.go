@@ -5,6 +5,7 @@
 //	go run . migrate up           apply pending migrations and exit
 //	go run . migrate down [N|all] roll back the last N migrations (default 1)
 //	go run . migrate status       list migrations and whether each has run
+//	go run . worker               run media jobs only (no HTTP), WORKERS at once (at least 1)
 //	go run . storage migrate [-dry-run]
 //	                              copy the uploads of UPLOAD_DIR into the bucket of the S3_*
 //	                              settings and point their rows at it (storage/tobucket)
@@ -30,7 +31,10 @@ import (
 	"gorm.io/gorm"
 
 	"tiktok/config"
+	"tiktok/controllers"
 	"tiktok/database"
+	"tiktok/jobs"
+	"tiktok/media"
 	"tiktok/routes"
 	"tiktok/storage"
 	"tiktok/storage/tobucket"
@@ -79,6 +83,8 @@ func run(args []string) int {
 		return serve(ctx, cfg, db, log)
 	case args[0] == "migrate":
 		return migrateCommand(ctx, db, args[1:], log)
+	case args[0] == "worker":
+		return workerCommand(ctx, cfg, db, log)
 	case args[0] == "storage":
 		// The storage path columns must exist before rows are rewritten.
 		if cfg.AutoMigrate {
@@ -89,7 +95,7 @@ func run(args []string) int {
 		}
 		return tobucket.Command(ctx, cfg, db, args[1:], os.Stdout, os.Stderr)
 	default:
-		fmt.Fprintf(os.Stderr, "unknown command %q; usage: tiktok [serve | migrate up | migrate down [N|all] | migrate status | storage migrate [-dry-run]]\n", args[0])
+		fmt.Fprintf(os.Stderr, "unknown command %q; usage: tiktok [serve | worker | migrate up | migrate down [N|all] | migrate status | storage migrate [-dry-run]]\n", args[0])
 		return 2
 	}
 }
@@ -146,8 +152,20 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 			log.Error("the last counted views were not written", "error", err)
 		}
 	}()
+	pipeline, queue, err := newMediaPipeline(cfg, db, uploads, cfg.Workers, log)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	if queue != nil {
+		if err := queue.Start(ctx); err != nil {
+			log.Error("cannot start the media workers", "error", err)
+			return 1
+		}
+		defer stopQueue(queue, cfg.ShutdownTimeout, log)
+	}
 	handler, err := routes.New(routes.Deps{Config: cfg, DB: db, Log: log, Store: uploads, Limiters: limiters, Replicas: replicas,
-		Notifications: hub, Views: views})
+		Notifications: hub, Views: views, Media: pipeline})
 	if err != nil {
 		log.Error("cannot build the router", "error", err)
 		return 1
@@ -286,4 +304,72 @@ func newLogger(cfg config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// newMediaPipeline finds ffmpeg and builds the media job queue with workers running at once
+// (0: insert only). Without ffmpeg it says so once and returns nil: uploads are published
+// unprocessed, and /readyz reports it.
+func newMediaPipeline(cfg config.Config, db *gorm.DB, uploads storage.Store, workers int, log *slog.Logger) (*controllers.MediaPipeline, *jobs.Queue, error) {
+	tools := media.Lookup()
+	if !tools.Available() {
+		log.Warn("ffmpeg/ffprobe not found: uploads are published unprocessed (no probe, cover or rendition); install Debian's ffmpeg package (apt-get install ffmpeg)")
+		return nil, nil, nil
+	}
+	tools.Threads, tools.Preset = cfg.FFmpegThreads, cfg.FFmpegPreset
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, nil, err
+	}
+	proc := &jobs.Processor{Tools: tools, Store: store.New(db), Uploads: uploads, MaxSeconds: float64(cfg.MaxVideoSeconds),
+		MaxOutputBytes: 4 * int64(cfg.MaxVideoMB) << 20, Log: log}
+	if workers > 0 {
+		proc.RemoveStale(cfg.MediaJobTimeout + time.Minute)
+	}
+	queue, err := jobs.New(sqlDB, proc, jobs.Options{Workers: workers, JobTimeout: cfg.MediaJobTimeout, Log: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("media pipeline on", "ffmpeg", tools.FFmpeg, "workers", workers, "threads", tools.Threads)
+	return &controllers.MediaPipeline{Tools: tools, MaxSeconds: float64(cfg.MaxVideoSeconds), Jobs: queue}, queue, nil
+}
+
+func stopQueue(queue *jobs.Queue, timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := queue.Stop(ctx); err != nil {
+		log.Warn("media workers stopped with an error", "error", err)
+	}
+}
+
+// workerCommand runs media jobs until SIGINT/SIGTERM, without serving HTTP: a separate worker
+// process beside servers started with WORKERS=0, or more workers on another machine.
+func workerCommand(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger) int {
+	if cfg.AutoMigrate {
+		if err := database.Migrate(ctx, db); err != nil {
+			log.Error("migration failed", "error", err)
+			return 1
+		}
+	}
+	if !media.Lookup().Available() {
+		log.Error("the worker needs ffmpeg and ffprobe: apt-get install ffmpeg")
+		return 1
+	}
+	uploads, err := storage.New(ctx, cfg)
+	if err != nil {
+		log.Error("cannot open the store of uploads", "storage", cfg.Storage, "error", err)
+		return 1
+	}
+	_, queue, err := newMediaPipeline(cfg, db, uploads, max(cfg.Workers, 1), log)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	if err := queue.Start(ctx); err != nil {
+		log.Error("cannot start the media workers", "error", err)
+		return 1
+	}
+	<-ctx.Done()
+	stopQueue(queue, cfg.ShutdownTimeout, log)
+	log.Info("worker stopped")
+	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +89,19 @@ type Config struct {
 	S3SecretKey     string
 	S3PublicBaseURL string
 	S3PathStyle     bool
+
+	// Media pipeline (API.md, "Media processing"). MaxVideoSeconds caps an upload's
+	// duration. Workers is how many media jobs this process runs at once (0: none here, a
+	// `go run . worker` process does them), at most one per core. FFmpegThreads bounds the
+	// threads of one ffmpeg run (1 by default: with Workers at half the cores, ffmpeg holds at
+	// most half the machine); FFmpegPreset is libx264's preset for renditions.
+	// MediaJobTimeout bounds one job; a job whose worker died is retried by another once it
+	// has run this long and a minute more.
+	MaxVideoSeconds int
+	Workers         int
+	FFmpegThreads   int
+	FFmpegPreset    string
+	MediaJobTimeout time.Duration
 
 	// UploadSweepInterval is how often the server deletes direct uploads never registered
 	// (and retries failed deletes); 0 turns the sweep off on this instance.
@@ -186,6 +200,13 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		UploadSweepInterval: r.duration("UPLOAD_SWEEP_INTERVAL", time.Hour),
 		NotifyHeartbeat:     r.positiveDuration("NOTIFY_HEARTBEAT", 25*time.Second),
 		NotifyStreamBuffer:  r.intRange("NOTIFY_STREAM_BUFFER", 64, 1, 100_000),
+
+		MaxVideoSeconds: r.intRange("MAX_VIDEO_SECONDS", 180, 1, 86400),
+		Workers:         r.intRange("WORKERS", max(1, runtime.NumCPU()/2), 0, runtime.NumCPU()),
+		FFmpegThreads:   r.intRange("FFMPEG_THREADS", 1, 1, 64),
+		FFmpegPreset: r.oneOf("FFMPEG_PRESET", "veryfast", "ultrafast", "superfast", "veryfast", "faster", "fast",
+			"medium", "slow"),
+		MediaJobTimeout: r.positiveDuration("MEDIA_JOB_TIMEOUT", 10*time.Minute),
 
 		RateLoginPerIP:           r.intRange("RATE_LOGIN_PER_IP", 30, 0, 1_000_000),
 		RateLoginFailsPerAccount: r.intRange("RATE_LOGIN_FAILS_PER_ACCOUNT", 10, 0, 1_000_000),

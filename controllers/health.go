@@ -19,6 +19,10 @@ type Health struct {
 	Redis interface{ Ping(context.Context) error }
 	// Replicas, when set, are reported by the readiness probe.
 	Replicas ReplicaReporter
+	// MediaOff says uploads are published unprocessed (ffmpeg is missing): /readyz reports
+	// it under "media"; the status stays as it is (a machine without ffmpeg is a supported
+	// set-up, the two commands need nothing more).
+	MediaOff bool
 }
 
 // ReplicaReporter reports the read replicas' states (database.Replicas does).
@@ -50,6 +54,10 @@ func (h Health) Ready(c *gin.Context) error {
 		if err := h.Redis.Ping(ctx); err != nil {
 			body["redis"], body["status"] = "unreachable", "degraded"
 		}
+	}
+	body["media"] = "ok"
+	if h.MediaOff {
+		body["media"] = "ffmpeg missing: uploads are published unprocessed"
 	}
 	if h.Replicas != nil {
 		replicas := h.Replicas.Statuses()

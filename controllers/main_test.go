@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -13,6 +14,9 @@ import (
 var db *gorm.DB
 
 func TestMain(m *testing.M) {
+	if os.Getenv(testWorkerEnv) != "" { // started again as a media worker (media_worker_test.go)
+		os.Exit(runTestWorker())
+	}
 	gin.SetMode(gin.TestMode)
 	testdb.Main(m, &db)
 }

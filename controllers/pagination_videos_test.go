@@ -98,8 +98,8 @@ func TestPaginationWalksEveryVideoOnce(t *testing.T) {
 	if len(want) != 250 || len(ids) != 250 {
 		t.Fatalf("setup: %d videos", len(want))
 	}
-	latestWant := idsOf(t, `SELECT id FROM videos ORDER BY created_at DESC, id DESC`)
-	trendingWant := idsOf(t, `SELECT id FROM videos ORDER BY trending_score DESC, id DESC`)
+	latestWant := idsOf(t, `SELECT id FROM videos WHERE status = 'ready' ORDER BY created_at DESC, id DESC`)
+	trendingWant := idsOf(t, `SELECT id FROM videos WHERE status = 'ready' ORDER BY trending_score DESC, id DESC`)
 	for limit := 1; limit <= 50; limit++ {
 		if got := walk(t, api, path("/api/users/%d/videos", author.ID), limit, videoItems); !slices.Equal(got, want) {
 			t.Fatalf("user videos, limit %d: served %d ids, not each once in order", limit, len(got))
@@ -140,7 +140,7 @@ func TestPaginationWalksEveryVideoOnce(t *testing.T) {
 	}
 	// The following feed's videos above joined the trending order, some between the videos
 	// earlier tests left behind and the first author's: read the order again.
-	trendingWant = idsOf(t, `SELECT id FROM videos ORDER BY trending_score DESC, id DESC`)
+	trendingWant = idsOf(t, `SELECT id FROM videos WHERE status = 'ready' ORDER BY trending_score DESC, id DESC`)
 	api.Do("GET", path("/api/videos?sort=trending&limit=3&cursor=%d", trendingWant[4]), nil, "").Status(http.StatusOK).Decode(&page)
 	if got := []int32{page.Videos[0].ID, page.Videos[1].ID, page.Videos[2].ID}; !slices.Equal(got, trendingWant[5:8]) {
 		t.Fatalf("trending numeric cursor: got %v, want %v", got, trendingWant[5:8])

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -25,6 +26,8 @@ type Videos struct {
 	// Views counts the reads of GET /api/videos/:id, once per viewer per window, off the
 	// request path (nil counts nothing).
 	Views *viewcount.Counter
+	// Media probes uploaded videos and enqueues their jobs; nil without ffmpeg.
+	Media *MediaPipeline
 }
 
 // MaxThumbnailBytes caps an uploaded thumbnail (API.md, uploads).
@@ -88,6 +91,18 @@ func (v *Videos) Create(c *gin.Context) error {
 	if obj, ok := uploaded["thumbnail"]; ok {
 		video.ThumbnailStoragePath = &obj.Name
 	}
+	// A stored video is probed before any row exists: a file that is not a playable video
+	// is refused here, and the rest get their status.
+	needsJob := false
+	if v.Media != nil && video.VideoStoragePath != nil {
+		field := "video"
+		if in.VideoStoragePath != nil {
+			field = "videoStoragePath"
+		}
+		if needsJob, err = v.Media.check(ctx, v.Files.Uploads, field, *video.VideoStoragePath, &video); err != nil {
+			return err
+		}
+	}
 	var view store.VideoView
 	err = v.Store.Transact(ctx, func(tx *store.Store) error {
 		if in.VideoStoragePath != nil {
@@ -102,8 +117,15 @@ func (v *Videos) Create(c *gin.Context) error {
 		}
 		video.ID = 0 // a retried transaction inserts afresh
 		var err error
-		view, err = tx.Videos.Create(ctx, &video)
-		return err
+		if view, err = tx.Videos.Create(ctx, &video); err != nil || !needsJob {
+			return err
+		}
+		// The job commits with its video, or neither does.
+		sqlTx, ok := tx.SQLTx()
+		if !ok {
+			return errors.New("videos: the job queue needs a database/sql transaction")
+		}
+		return v.Media.Jobs.EnqueueTx(ctx, sqlTx, video.ID)
 	})
 	if err != nil {
 		return err

@@ -39,7 +39,8 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
 		if err := newMigrator(conn).Migrate(); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
-		return nil
+		// The job queue's own versions, each in its own transaction (migrations_media.go).
+		return migrateRiverUp(ctx, db)
 	})
 }
 

@@ -28,6 +28,8 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611300020_comment_replies", Migrate: addCommentReplies, Rollback: dropCommentReplies},
 		{ID: "202611300021_notifications", Migrate: addNotifications, Rollback: dropNotifications},
 		{ID: "202611300030_bookmarks", Migrate: addBookmarks, Rollback: dropBookmarks},
+		{ID: "202611300040_media", Migrate: addMedia, Rollback: dropMedia},
+		{ID: "202611300041_river_queue", Migrate: func(*gorm.DB) error { return nil }, Rollback: dropRiverQueue},
 		{ID: "202611300050_search_walk", Migrate: addSearchWalk, Rollback: dropSearchWalk},
 		{ID: "202611300051_search_similar_paths", Migrate: addSearchSimilarPaths, Rollback: dropSearchSimilarPaths},
 	}

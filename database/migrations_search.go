@@ -192,8 +192,9 @@ func dropSearchNearest(tx *gorm.DB) error {
 // them alone; the store merges the two walks. Both predicates are IMMUTABLE expressions that
 // store/search.go repeats exactly, or the planner could not use the indexes.
 //
-// A videos status (ready or not) added later goes into both predicates and the store's
-// conditions alike ("AND status = 'ready'"), so the walks hold only what search may list.
+// Only ready videos are searched (API.md, "Media processing"; the status column comes with
+// 202611300040_media): both predicates and the store's conditions say "status = 'ready'", so
+// the walks hold only what search may list and a video leaves or joins them with its status.
 //
 // Index-only means the visibility map: pages changed since the last VACUUM send the walk to
 // the heap for their rows (as before). Autovacuum keeps it current; the seeder vacuums.
@@ -202,9 +203,9 @@ const searchWalkMaxText = "1200"
 func addSearchWalk(tx *gorm.DB) error {
 	return execAll(tx,
 		`CREATE INDEX IF NOT EXISTS videos_search_walk_idx ON videos (trending_score DESC, id DESC) INCLUDE (search_vector)
-			WHERE octet_length(search_vector::text) <= `+searchWalkMaxText,
+			WHERE octet_length(search_vector::text) <= `+searchWalkMaxText+` AND status = 'ready'`,
 		`CREATE INDEX IF NOT EXISTS videos_search_walk_long_idx ON videos (trending_score DESC, id DESC)
-			WHERE octet_length(search_vector::text) > `+searchWalkMaxText)
+			WHERE octet_length(search_vector::text) > `+searchWalkMaxText+` AND status = 'ready'`)
 }
 
 func dropSearchWalk(tx *gorm.DB) error {

@@ -20,9 +20,17 @@ type Video struct {
 	Views                int32     `gorm:"column:views;type:integer;not null;default:0"`
 	CreatedAt            time.Time `gorm:"column:created_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP"`
 	UpdatedAt            time.Time `gorm:"column:updated_at;type:timestamp(3);not null;default:CURRENT_TIMESTAMP"`
-	LikeCount            int32     `gorm:"column:like_count;type:integer;not null;default:0;<-:false"`
-	CommentCount         int32     `gorm:"column:comment_count;type:integer;not null;default:0;<-:false"`
-	BookmarkCount        int32     `gorm:"column:bookmark_count;type:integer;not null;default:0;<-:false"`
+	// Status is 'ready', 'processing' or 'failed' (API.md, "Media processing"); StatusReason
+	// says why a video failed, for its owner. Duration (seconds), Width and Height are what
+	// ffprobe found, NULL until probed and for videos given by URL.
+	Status        string   `gorm:"column:status;type:text;not null;default:'ready';check:videos_status_check,status IN ('ready', 'processing', 'failed')"`
+	StatusReason  *string  `gorm:"column:status_reason;type:text"`
+	Duration      *float64 `gorm:"column:duration;type:double precision"`
+	Width         *int32   `gorm:"column:width;type:integer"`
+	Height        *int32   `gorm:"column:height;type:integer"`
+	LikeCount     int32    `gorm:"column:like_count;type:integer;not null;default:0;<-:false"`
+	CommentCount  int32    `gorm:"column:comment_count;type:integer;not null;default:0;<-:false"`
+	BookmarkCount int32    `gorm:"column:bookmark_count;type:integer;not null;default:0;<-:false"`
 
 	User *User `gorm:"foreignKey:UserID;constraint:videos_user_id_fkey,OnUpdate:CASCADE,OnDelete:CASCADE"`
 	// Hashtags are the tags parsed from Caption, through the join table video_hashtags (whose

@@ -50,6 +50,9 @@ type Deps struct {
 	// Views counts the views of GET /api/videos/:id (NewViewCounter); nil makes one that lives
 	// as long as the process. main makes its own, to flush it on shutdown.
 	Views *viewcount.Counter
+	// Media probes uploaded videos and enqueues their jobs (API.md, "Media processing"); nil
+	// publishes uploads unprocessed, as on a machine without ffmpeg (/readyz says so).
+	Media *controllers.MediaPipeline
 }
 
 // NewViewCounter starts the view counter of the settings (VIEW_*), writing to db, its
@@ -192,7 +195,7 @@ func New(d Deps) (*gin.Engine, error) {
 	// Media URLs: files on this server's disk are rendered under PUBLIC_BASE_URL; the bucket's
 	// URLs are recognised as ours, so a client cannot give one as text.
 	data := store.New(d.DB, store.WithMediaURLs(mediaURLs(d.Config)))
-	health := controllers.Health{Store: data}
+	health := controllers.Health{Store: data, MediaOff: d.Media == nil}
 	if d.Replicas != nil {
 		data = store.NewWithReads(d.DB, d.Replicas.DB(), store.WithMediaURLs(mediaURLs(d.Config)))
 		health.Store, health.Replicas = data, d.Replicas
@@ -257,7 +260,7 @@ func New(d Deps) (*gin.Engine, error) {
 	authCtl := &controllers.Auth{Sessions: sessions}
 	users := &controllers.Users{Store: data, Files: files}
 	follows := &controllers.Follows{Store: data}
-	videos := &controllers.Videos{Store: data, Files: files, MaxVideoBytes: maxVideoBytes(d.Config), Views: d.Views}
+	videos := &controllers.Videos{Store: data, Files: files, MaxVideoBytes: maxVideoBytes(d.Config), Views: d.Views, Media: d.Media}
 	comments := &controllers.Comments{Store: data}
 	search := &controllers.Search{Store: data}
 

@@ -27,6 +27,7 @@ pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$pgbin/initdb" ] || { echo "cluster-check: PostgreSQL's binaries are missing: apt-get install -y postgresql"; exit 1; }
 command -v redis-server >/dev/null || { echo "cluster-check: redis-server is missing: apt-get install -y redis-server"; exit 1; }
 command -v jq >/dev/null || { echo "cluster-check: jq is missing: apt-get install -y jq"; exit 1; }
+command -v ffmpeg >/dev/null || { echo "cluster-check: ffmpeg is missing (every upload is probed): apt-get install -y ffmpeg"; exit 1; }
 versitygw=$(scripts/tools.sh versitygw)
 
 tmp=$(mktemp -d)
@@ -156,9 +157,10 @@ expect 200 "login on B"
 auth=(-H "Authorization: Bearer $token")
 
 step "a multipart upload on A is served by B"
-# The smallest file the server takes for a video: an ISO base media header ("ftyp" box).
-printf '\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom' >"$tmp/clip.mp4"
-head -c 200000 /dev/urandom >>"$tmp/clip.mp4"
+# A real clip, since every upload is probed: H.264 in MP4 with its index first, so the file is
+# ready at once and kept byte for byte (only a cover is made).
+ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc=size=320x240:duration=2 -pix_fmt yuv420p \
+  -c:v libx264 -preset ultrafast -movflags +faststart "$tmp/clip.mp4"
 video=$(call POST "$A/api/videos" "${auth[@]}" -F "video=@$tmp/clip.mp4;type=video/mp4" -F caption=multipart)
 expect 201 "multipart upload on A"
 video_id=$(jq -r .id <<<"$video")

@@ -169,7 +169,7 @@ func (s *Hashtags) Videos(ctx context.Context, viewer int32, name, sort string, 
 	req.Page = 0 // cursor pages only
 	spec := listSpec{columns: videoColumns,
 		from:  "video_hashtags vh JOIN videos v ON v.id = vh.video_id JOIN users u ON u.id = v.user_id",
-		where: "vh.hashtag_id = ?", args: []any{h.ID}}
+		where: "vh.hashtag_id = ? AND " + readyOnly, args: []any{h.ID}}
 	switch sort {
 	case TagTrending:
 		spec.keys = keyset{first: "vh.trending_score", second: "vh.video_id", byScore: true}

@@ -104,17 +104,14 @@ const (
 // vector short enough for a btree entry, videos_search_walk_long_idx the order of the others.
 // A page is the two walks' first rows merged (each its own branch with the keyset and the
 // LIMIT, PostgreSQL merges them in order), cut, then joined to the rows it lists. The two
-// predicates repeat the indexes' exactly (database/migrations_search.go, search_walk); a
-// videos status filter would be added to both, as to the indexes.
+// predicates repeat the indexes' exactly (database/migrations_search.go, search_walk), ready
+// videos only included.
 const (
 	videoQuery = `websearch_to_tsquery('simple', f_unaccent(@q))`
 	videoMatch = `v.search_vector @@ ` + videoQuery
 	// videoShortVector and videoLongVector split the videos between the two walks.
-	videoShortVector = `octet_length(v.search_vector::text) <= 1200`
-	videoLongVector  = `octet_length(v.search_vector::text) > 1200`
-	// The columns of videoColumns, without the authors (joined after the page is cut).
-	videoSearchColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
-		v.created_at, v.updated_at, v.like_count, v.comment_count, v.bookmark_count, v.trending_score`
+	videoShortVector = `octet_length(v.search_vector::text) <= 1200 AND ` + readyOnly
+	videoLongVector  = `octet_length(v.search_vector::text) > 1200 AND ` + readyOnly
 )
 
 // searchStatementTimeout bounds every statement of a search (SET LOCAL in its read
@@ -420,7 +417,7 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 	err := s.read(ctx, func(tx *gorm.DB) error {
 		spec := listSpec{keys: keyset{first: "v.trending_score", second: "v.id", byScore: true},
 			resolve: func(ctx context.Context, id int32) (position, bool, error) {
-				sql, args := withQuery(`SELECT v.trending_score FROM videos v WHERE `+videoMatch, q)
+				sql, args := withQuery(`SELECT v.trending_score FROM videos v WHERE `+videoMatch+` AND `+readyOnly, q)
 				var scores []float64
 				err := tx.WithContext(ctx).Raw(sql+` AND v.id = ?`, append(args, id)...).Scan(&scores).Error
 				if err != nil || len(scores) == 0 {

@@ -10,9 +10,10 @@ const oneVideo = `SELECT ` + videoColumns + `,
 	EXISTS (SELECT 1 FROM video_likes l WHERE l.user_id = @viewer AND l.video_id = v.id),
 	EXISTS (SELECT 1 FROM video_bookmarks b WHERE b.user_id = @viewer AND b.video_id = v.id),
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @viewer AND f.following_id = v.user_id)
-	FROM ` + videosWithAuthor + ` WHERE v.id = @id`
+	FROM ` + videosWithAuthor + ` WHERE v.id = @id AND (v.status = 'ready' OR v.user_id = @viewer)`
 
-// readOne reads video id as viewer (0: anonymous) sees it; NotFound when missing.
+// readOne reads video id as viewer (0: anonymous) sees it; NotFound when missing, or when it
+// is not ready and not the viewer's (a video processing or failed is its owner's alone).
 func (s *Videos) readOne(ctx context.Context, viewer, id int32) (VideoView, error) {
 	rs, err := s.db.WithContext(ctx).Raw(oneVideo, map[string]any{"viewer": viewer, "id": id}).Rows()
 	if err != nil {
@@ -30,6 +31,7 @@ func (s *Videos) readOne(ctx context.Context, viewer, id int32) (VideoView, erro
 	var following bool
 	if err := rs.Scan(&r.ID, &r.UserID, &r.Caption, &r.VideoURL, &r.ThumbnailURL, &r.AudioName, &r.Views,
 		&r.CreatedAt, &r.UpdatedAt, &r.LikeCount, &r.CommentCount, &r.BookmarkCount, &r.TrendingScore,
+		&r.Status, &r.StatusReason, &r.Duration, &r.Width, &r.Height,
 		&r.AuthorUsername, &r.AuthorName, &r.AuthorAvatar,
 		&marks.liked, &marks.bookmarked, &following); err != nil {
 		return VideoView{}, translate(err)

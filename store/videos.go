@@ -25,9 +25,16 @@ var errVideoNotFound = errs.NotFound("Video not found")
 // query selects exactly these, in this order, for scanVideos to scan.
 const videoColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
 	v.created_at, v.updated_at, v.like_count, v.comment_count, v.bookmark_count, v.trending_score,
+	v.status, v.status_reason, v.duration, v.width, v.height,
 	u.username AS author_username, u.name AS author_name, u.avatar AS author_avatar`
 
 const videosWithAuthor = "videos v JOIN users u ON u.id = v.user_id"
+
+// readyOnly is the condition of every public list (API.md, "Media processing"): a video still
+// processing, or failed, is seen by its owner only. Almost every row is ready, so the lists
+// keep walking their keyset indexes and filter the rare other row (migrations_media.go).
+const readyOnly = "v.status = 'ready'"
+
 
 // videoRow is a video with its author's summary columns and the time it was listed by (the
 // like's time in the liked list, the video's elsewhere).
@@ -54,6 +61,7 @@ func scanVideos(db *gorm.DB, withSortAt bool, sql string, args []any) ([]videoRo
 		var r videoRow
 		dst := []any{&r.ID, &r.UserID, &r.Caption, &r.VideoURL, &r.ThumbnailURL, &r.AudioName, &r.Views,
 			&r.CreatedAt, &r.UpdatedAt, &r.LikeCount, &r.CommentCount, &r.BookmarkCount, &r.TrendingScore,
+			&r.Status, &r.StatusReason, &r.Duration, &r.Width, &r.Height,
 			&r.AuthorUsername, &r.AuthorName, &r.AuthorAvatar}
 		if withSortAt {
 			dst = append(dst, &r.SortAt)
@@ -118,7 +126,7 @@ var byCreation = keyset{first: "v.created_at", second: "v.id"}
 // Latest is the newest videos first (GET /api/videos, the default sort).
 func (s *Videos) Latest(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
 	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
-		resolve: resolveByCreation(s.reads, "")}, req)
+		where: readyOnly, resolve: resolveByCreation(s.reads, readyOnly)}, req)
 }
 
 // Trending is the For You feed (sort=trending). trending_score is a generated column that does
@@ -126,13 +134,13 @@ func (s *Videos) Latest(ctx context.Context, viewer int32, req PageRequest) (Pag
 // total order that holds still between two pages: a keyset cursor over it is stable.
 func (s *Videos) Trending(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
 	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: keyset{first: "v.trending_score", second: "v.id", byScore: true},
-		columns: videoColumns, from: videosWithAuthor,
+		columns: videoColumns, from: videosWithAuthor, where: readyOnly,
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
 			var rows []struct {
 				ID            int32   `gorm:"column:id"`
 				TrendingScore float64 `gorm:"column:trending_score"`
 			}
-			err := s.reads.WithContext(ctx).Raw(`SELECT id, trending_score FROM videos WHERE id = ?`, id).Scan(&rows).Error
+			err := s.reads.WithContext(ctx).Raw(`SELECT id, trending_score FROM videos v WHERE id = ? AND `+readyOnly, id).Scan(&rows).Error
 			if err != nil || len(rows) == 0 {
 				return position{}, false, err
 			}
@@ -142,7 +150,7 @@ func (s *Videos) Trending(ctx context.Context, viewer int32, req PageRequest) (P
 
 // soundMatch is the condition of a sound's videos: the same sound in any case, the expression
 // videos_audio_name_lower_created_at_id_idx leads with.
-const soundMatch = "lower(v.audio_name) = lower(?)"
+const soundMatch = "lower(v.audio_name) = lower(?) AND " + readyOnly
 
 // BySound is the videos using sound (any case), newest first (GET /api/videos?sound=): one
 // range of videos_audio_name_lower_created_at_id_idx at any depth.
@@ -158,8 +166,13 @@ func (s *Videos) ByUser(ctx context.Context, viewer, id int32, req PageRequest) 
 	if err := (&Users{db: s.reads}).Exists(ctx, id); err != nil {
 		return Page[VideoView]{}, err
 	}
+	// The owner sees every video of theirs with its status; anyone else the ready ones.
+	where := "v.user_id = ?"
+	if viewer != id {
+		where += " AND " + readyOnly
+	}
 	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: byCreation, columns: videoColumns, from: videosWithAuthor,
-		where: "v.user_id = ?", args: []any{id}, resolve: resolveByCreation(s.reads, "v.user_id = ?", id)}, req)
+		where: where, args: []any{id}, resolve: resolveByCreation(s.reads, where, id)}, req)
 }
 
 // LikedBy is the videos user id liked, newest like first (GET /api/users/:id/liked). The
@@ -171,7 +184,7 @@ func (s *Videos) LikedBy(ctx context.Context, viewer, id int32, req PageRequest)
 	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: keyset{first: "l.created_at", second: "l.video_id"},
 		columns: videoColumns,
 		from:    "video_likes l JOIN videos v ON v.id = l.video_id JOIN users u ON u.id = v.user_id",
-		where:   "l.user_id = ?", args: []any{id},
+		where:   "l.user_id = ? AND " + readyOnly, args: []any{id},
 		resolve: func(ctx context.Context, videoID int32) (position, bool, error) {
 			var at []time.Time
 			err := s.reads.WithContext(ctx).Raw(`SELECT created_at FROM video_likes WHERE user_id = ? AND video_id = ?`, id, videoID).
@@ -193,7 +206,7 @@ func (s *Videos) LikedBy(ctx context.Context, viewer, id int32, req PageRequest)
 func (s *Videos) Following(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
 	req.Page = 0 // cursor pages only (API.md)
 	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: byCreation,
-		resolve: resolveByCreation(s.reads, "v.user_id IN (SELECT following_id FROM follows WHERE follower_id = ?)", viewer),
+		resolve: resolveByCreation(s.reads, "v.user_id IN (SELECT following_id FROM follows WHERE follower_id = ?) AND "+readyOnly, viewer),
 		statement: func(keyset string, args []any, limit int) (string, []any) {
 			if keyset != "" {
 				keyset = " AND " + keyset
@@ -201,7 +214,7 @@ func (s *Videos) Following(ctx context.Context, viewer int32, req PageRequest) (
 			return `SELECT ` + videoColumns + `, v.created_at AS sort_at
 				FROM follows f
 				CROSS JOIN LATERAL (
-					SELECT * FROM videos v WHERE v.user_id = f.following_id` + keyset + `
+					SELECT * FROM videos v WHERE v.user_id = f.following_id AND ` + readyOnly + keyset + `
 					ORDER BY v.created_at DESC, v.id DESC LIMIT ?) v
 				JOIN users u ON u.id = v.user_id
 				WHERE f.follower_id = ?

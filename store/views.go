@@ -217,6 +217,15 @@ type VideoView struct {
 	// few hundred nanoseconds, less than reading video_hashtags would cost, and gives the
 	// same names: the store stores what the same parser finds.
 	Hashtags []string `json:"hashtags"`
+	// Status is ready, processing or failed (API.md, "Media processing"). StatusReason says
+	// why a video failed, in words for its owner: present only for the owner of a failed
+	// video. Duration (seconds), Width and Height are null until the file is probed and for
+	// videos given by URL.
+	Status       string   `json:"status"`
+	StatusReason *string  `json:"statusReason,omitempty"`
+	Duration     *float64 `json:"duration"`
+	Width        *int32   `json:"width"`
+	Height       *int32   `json:"height"`
 }
 
 func (m MediaURLs) videoView(r *videoRow, viewer int32, marks videoMarks, isFollowing *bool) VideoView {
@@ -224,7 +233,7 @@ func (m MediaURLs) videoView(r *videoRow, viewer int32, marks videoMarks, isFoll
 	if marks.liked {
 		likes = append(likes, LikeRef{UserID: viewer})
 	}
-	return VideoView{
+	v := VideoView{
 		ID: r.ID, UserID: r.UserID, Caption: r.Caption, VideoURL: m.Public(r.VideoURL),
 		ThumbnailURL: m.publicPtr(r.ThumbnailURL), AudioName: r.AudioName, Sound: r.AudioName, Views: r.Views,
 		CreatedAt: Timestamp(r.CreatedAt), UpdatedAt: Timestamp(r.UpdatedAt),
@@ -233,7 +242,12 @@ func (m MediaURLs) videoView(r *videoRow, viewer int32, marks videoMarks, isFoll
 		LikeCount: r.LikeCount, CommentCount: r.CommentCount, BookmarkCount: r.BookmarkCount,
 		Count:   VideoCount{Likes: r.LikeCount, Comments: r.CommentCount},
 		IsLiked: marks.liked, IsBookmarked: marks.bookmarked, Likes: likes, Hashtags: captionTags(r.Caption),
+		Status: r.Status, Duration: r.Duration, Width: r.Width, Height: r.Height,
 	}
+	if viewer != 0 && viewer == r.UserID {
+		v.StatusReason = r.StatusReason
+	}
+	return v
 }
 
 // captionTags is hashtag.Parse of caption, [] for none.

@@ -201,3 +201,7 @@ func fail(err error) {
 ==================================================================================
 `, err)
 }
+
+// URL is the URL of database name on the test server (for a subprocess to connect to the
+// package's database).
+func URL(name string) string { return urlFor(name) }
