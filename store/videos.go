@@ -35,7 +35,6 @@ const videosWithAuthor = "videos v JOIN users u ON u.id = v.user_id"
 // keep walking their keyset indexes and filter the rare other row (migrations_media.go).
 const readyOnly = "v.status = 'ready'"
 
-
 // videoRow is a video with its author's summary columns and the time it was listed by (the
 // like's time in the liked list, the video's elsewhere).
 type videoRow struct {
