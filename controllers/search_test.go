@@ -252,6 +252,11 @@ func TestSearchQueriesUseTheirIndexes(t *testing.T) {
 				if strings.Contains(stmt, "search_vector @@") && strings.Contains(plan, "videos_trending_score_id_idx") {
 					t.Errorf("%s (%s page): the videos walk reads the rows, not videos_search_walk_idx:\n%s\n%s", q, which, stmt, plan)
 				}
+				// The exact username is found through its folded index, not by walking every
+				// user in follower order (store/search.go, userTiers).
+				if strings.Contains(stmt, "~<=~") && !strings.Contains(plan, "users_username_folded_idx") {
+					t.Errorf("%s (%s page): the exact username is not read through users_username_folded_idx:\n%s", q, which, plan)
+				}
 				// The users' similarity tier (on the first page: the walks to the second may start
 				// past it) reads rare trigrams through GIN, common ones ("  m", " me" of every
 				// memberN username) through GiST (store/search_trigrams.go).

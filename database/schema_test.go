@@ -148,8 +148,8 @@ func TestMigratedSchemaMatchesDesign(t *testing.T) {
 		"index CREATE INDEX hashtags_video_count_id_idx ON public.hashtags USING btree (video_count DESC, id DESC)",
 		// The videos' search walks (202611300050): index-only for the vectors short enough to
 		// sit in a btree entry, the rest apart.
-		"index CREATE INDEX videos_search_walk_idx ON public.videos USING btree (trending_score DESC, id DESC) INCLUDE (search_vector) WHERE (octet_length((search_vector)::text) <= 1200)",
-		"index CREATE INDEX videos_search_walk_long_idx ON public.videos USING btree (trending_score DESC, id DESC) WHERE (octet_length((search_vector)::text) > 1200)",
+		"index CREATE INDEX videos_search_walk_idx ON public.videos USING btree (trending_score DESC, id DESC) INCLUDE (search_vector) WHERE ((octet_length((search_vector)::text) <= 1200) AND (status = 'ready'::text))",
+		"index CREATE INDEX videos_search_walk_long_idx ON public.videos USING btree (trending_score DESC, id DESC) WHERE ((octet_length((search_vector)::text) > 1200) AND (status = 'ready'::text))",
 
 		// Hashtags (migrations_hashtags.go). The names of hashtags.id/name/video_count and
 		// video_hashtags.video_id/hashtag_id/created_at are what search queries rely on.

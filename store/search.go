@@ -272,8 +272,12 @@ var userTiers = []struct {
 	cond  string
 	score func(float64) any
 }{
+	// The exact username orders by the score (a cast of follower_count): ordered by the column,
+	// PostgreSQL may walk users_follower_count_id_idx filtering every user for the one match
+	// (it misjudges the folded equality at ~1% of the table: 216 ms on 100k users), where the
+	// folded index finds the match or two to sort at once.
 	{3, `SELECT u.id, u.username, u.name, u.avatar, 3 AS tier, u.follower_count::float8 AS score FROM users u
-		WHERE ` + userNameIsQuery + `{after} ORDER BY u.follower_count DESC, u.id DESC`,
+		WHERE ` + userNameIsQuery + `{after} ORDER BY u.follower_count::float8 DESC, u.id DESC`,
 		`(u.follower_count, u.id) < (?, ?)`, wholeScore},
 	{2, `SELECT u.id, u.username, u.name, u.avatar, 2 AS tier, u.follower_count::float8 AS score FROM users u
 		WHERE ` + userName + ` LIKE @pat AND ` + userName + ` <> @qn{after} ORDER BY u.follower_count DESC, u.id DESC`,
