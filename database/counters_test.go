@@ -136,3 +136,34 @@ func TestCountersFollowDeletesTruncatesAndIgnoreDirectWrites(t *testing.T) {
 		t.Fatalf("after TRUNCATE users still count %d likes and follows", total)
 	}
 }
+
+// TestRecountCountersRecountsEveryCounter: recount_counters() is rewritten by each migration
+// that adds a counter (recountCounters), so after every migration it must still mend each one:
+// counters set wrong on purpose (as a bulk load with the guard off would leave them) all come
+// back equal to their rows.
+func TestRecountCountersRecountsEveryCounter(t *testing.T) {
+	fresh := freshMigrated(t)
+	f := newFixture(t, fresh, 3)
+	for _, u := range f.users {
+		testdb.MustRun(t, fresh, `INSERT INTO video_likes (user_id, video_id) VALUES (?, ?)`, u, f.videos[0])
+		testdb.MustRun(t, fresh, `INSERT INTO video_bookmarks (user_id, video_id) VALUES (?, ?)`, u, f.videos[0])
+		testdb.MustRun(t, fresh, `INSERT INTO comments (user_id, video_id, content, parent_id) VALUES (?, ?, 'reply', ?)`, u, f.videos[0], f.comments[0])
+	}
+	err := fresh.Transaction(func(tx *gorm.DB) error {
+		testdb.MustRun(t, tx, `SELECT set_config('tiktok.recounting', 'on', true)`)
+		testdb.MustRun(t, tx, `UPDATE videos SET like_count = 7, comment_count = 7, bookmark_count = 7`)
+		testdb.MustRun(t, tx, `UPDATE comments SET like_count = 7, reply_count = 7`)
+		testdb.MustRun(t, tx, `UPDATE users SET follower_count = 7, following_count = 7, video_count = 7, like_count = 7`)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrong int64
+	testdb.MustScan(t, fresh, &wrong, `SELECT count(*) FROM videos WHERE bookmark_count = 7`)
+	if wrong == 0 {
+		t.Fatal("the counters were not set wrong: the test proves nothing")
+	}
+	testdb.MustRun(t, fresh, `SELECT recount_counters()`)
+	testdb.AssertCountersExact(t, fresh)
+}

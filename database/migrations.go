@@ -158,10 +158,12 @@ func dropPrismaSchema(tx *gorm.DB) error {
 // the row lock, so concurrent writers never lose an update. Counters are read-only to
 // everything but the triggers and recount_counters(): a direct UPDATE of one is undone.
 
-const counterFunctions = `
-CREATE OR REPLACE FUNCTION recount_counters() RETURNS void LANGUAGE plpgsql AS $fn$
-BEGIN
-	PERFORM set_config('tiktok.recounting', 'on', true);
+// recountCountersBody recounts the counters of this step; recountCounters wraps it as the
+// function recount_counters(), with the recount functions of later steps (each a function of
+// its own, named in more) run after it. A later step that adds a counter rewrites
+// recount_counters() with recountCounters and its function's name, and its rollback rewrites
+// it without: the function text lives here once.
+const recountCountersBody = `	PERFORM set_config('tiktok.recounting', 'on', true);
 	UPDATE videos v SET like_count = s.likes, comment_count = s.comments
 	FROM (
 		SELECT v0.id,
@@ -198,9 +200,22 @@ BEGIN
 		AND (u.follower_count, u.following_count, u.video_count, u.like_count)
 			IS DISTINCT FROM (s.followers, s.following, s.videos, s.likes);
 	PERFORM set_config('tiktok.recounting', 'off', true);
-END
-$fn$;
+`
 
+func recountCounters(more ...string) string {
+	var calls strings.Builder
+	for _, f := range more {
+		calls.WriteString("\tPERFORM " + f + "();\n")
+	}
+	return `
+CREATE OR REPLACE FUNCTION recount_counters() RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+` + recountCountersBody + calls.String() + `END
+$fn$;
+`
+}
+
+var counterFunctions = recountCounters() + `
 -- Keeps the counters of a row as they were unless a counter trigger (nested, so
 -- pg_trigger_depth() > 1) or recount_counters() is the writer; new rows start at zero.
 CREATE OR REPLACE FUNCTION protect_counters() RETURNS trigger LANGUAGE plpgsql AS $fn$

@@ -12,13 +12,27 @@ import (
 // COUNT(*) per video, kept in the style of the counters of 202611250002: a row trigger adds or
 // takes one under the video's row lock, whoever writes; a direct write of the column is undone
 // (its own BEFORE trigger, so that protect_counters() stays as 202611250002 wrote it); TRUNCATE
-// recounts. recount_counters() is extended to recount bookmark_count too.
+// recounts. recount_counters() calls recount_bookmark_counts() too.
 //
 // video_bookmarks_user_id_created_at_idx serves GET /api/users/me/bookmarks, newest bookmark
 // first, as one index range at any depth; video_bookmarks_video_id_idx serves the cascade of a
 // video's delete and the count trigger (the primary key leads with user_id).
 
 const bookmarkFunctions = `
+CREATE OR REPLACE FUNCTION recount_bookmark_counts() RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+	PERFORM set_config('tiktok.recounting', 'on', true);
+	UPDATE videos v SET bookmark_count = s.n
+	FROM (
+		SELECT v0.id, COALESCE(b.n, 0) AS n
+		FROM videos v0
+		LEFT JOIN (SELECT video_id, count(*)::int AS n FROM video_bookmarks GROUP BY video_id) b ON b.video_id = v0.id
+	) s
+	WHERE v.id = s.id AND v.bookmark_count IS DISTINCT FROM s.n;
+	PERFORM set_config('tiktok.recounting', 'off', true);
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION count_video_bookmarks() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
 	IF TG_OP IN ('DELETE', 'UPDATE') THEN
@@ -49,56 +63,8 @@ $fn$;
 `
 
 // recountWithBookmarks is recount_counters() as 202611300020 left it (202611250002's, then the
-// reply counts) with bookmark_count beside the video's other counters. Every migration that
-// extends recount_counters() writes the whole function, so the last one applied must name
-// every counter before it.
-const recountWithBookmarks = `
-CREATE OR REPLACE FUNCTION recount_counters() RETURNS void LANGUAGE plpgsql AS $fn$
-BEGIN
-	PERFORM set_config('tiktok.recounting', 'on', true);
-	UPDATE videos v SET like_count = s.likes, comment_count = s.comments, bookmark_count = s.bookmarks
-	FROM (
-		SELECT v0.id,
-			COALESCE(l.n, 0) AS likes,
-			COALESCE(c.n, 0) AS comments,
-			COALESCE(b.n, 0) AS bookmarks
-		FROM videos v0
-		LEFT JOIN (SELECT video_id, count(*)::int AS n FROM video_likes GROUP BY video_id) l ON l.video_id = v0.id
-		LEFT JOIN (SELECT video_id, count(*)::int AS n FROM comments GROUP BY video_id) c ON c.video_id = v0.id
-		LEFT JOIN (SELECT video_id, count(*)::int AS n FROM video_bookmarks GROUP BY video_id) b ON b.video_id = v0.id
-	) s
-	WHERE v.id = s.id
-		AND (v.like_count, v.comment_count, v.bookmark_count) IS DISTINCT FROM (s.likes, s.comments, s.bookmarks);
-
-	UPDATE comments c SET like_count = s.likes
-	FROM (
-		SELECT c0.id, COALESCE(l.n, 0) AS likes
-		FROM comments c0
-		LEFT JOIN (SELECT comment_id, count(*)::int AS n FROM comment_likes GROUP BY comment_id) l ON l.comment_id = c0.id
-	) s
-	WHERE c.id = s.id AND c.like_count IS DISTINCT FROM s.likes;
-
-	UPDATE users u SET follower_count = s.followers, following_count = s.following,
-		video_count = s.videos, like_count = s.likes
-	FROM (
-		SELECT u0.id,
-			COALESCE(fr.n, 0) AS followers,
-			COALESCE(fg.n, 0) AS following,
-			COALESCE(v.n, 0) AS videos,
-			COALESCE(v.likes, 0) AS likes
-		FROM users u0
-		LEFT JOIN (SELECT following_id, count(*)::int AS n FROM follows GROUP BY following_id) fr ON fr.following_id = u0.id
-		LEFT JOIN (SELECT follower_id, count(*)::int AS n FROM follows GROUP BY follower_id) fg ON fg.follower_id = u0.id
-		LEFT JOIN (SELECT user_id, count(*)::int AS n, sum(like_count)::int AS likes FROM videos GROUP BY user_id) v ON v.user_id = u0.id
-	) s
-	WHERE u.id = s.id
-		AND (u.follower_count, u.following_count, u.video_count, u.like_count)
-			IS DISTINCT FROM (s.followers, s.following, s.videos, s.likes);
-	PERFORM set_config('tiktok.recounting', 'off', true);
-	PERFORM recount_reply_counts();
-END
-$fn$;
-`
+// reply counts) with the bookmark counts after it.
+var recountWithBookmarks = recountCounters("recount_reply_counts", "recount_bookmark_counts")
 
 var bookmarkTriggers = []struct{ name, table, def string }{
 	{"videos_protect_bookmark_count", "videos", "BEFORE INSERT OR UPDATE ON videos FOR EACH ROW EXECUTE FUNCTION protect_bookmark_count()"},
@@ -151,8 +117,9 @@ func dropBookmarks(tx *gorm.DB) error {
 	}
 	return execAll(tx,
 		`DROP TABLE IF EXISTS video_bookmarks`,
-		// recount_counters() as 202611300020 left it, before the column it no longer names goes.
+		// recount_counters() as 202611300020 left it, before the function it calls goes.
 		recountCountersWithReplies,
+		`DROP FUNCTION IF EXISTS recount_bookmark_counts()`,
 		`DROP FUNCTION IF EXISTS protect_bookmark_count()`,
 		`DROP FUNCTION IF EXISTS count_video_bookmarks()`,
 		`ALTER TABLE videos DROP COLUMN IF EXISTS bookmark_count`,

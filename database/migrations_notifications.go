@@ -64,52 +64,9 @@ END
 $fn$;
 `
 
-// recountCountersWithReplies is recount_counters() of 202611250002 with the reply counts added
-// (its last statement); the rollback puts 202611250002's definition back.
-const recountCountersWithReplies = `
-CREATE OR REPLACE FUNCTION recount_counters() RETURNS void LANGUAGE plpgsql AS $fn$
-BEGIN
-	PERFORM set_config('tiktok.recounting', 'on', true);
-	UPDATE videos v SET like_count = s.likes, comment_count = s.comments
-	FROM (
-		SELECT v0.id,
-			COALESCE(l.n, 0) AS likes,
-			COALESCE(c.n, 0) AS comments
-		FROM videos v0
-		LEFT JOIN (SELECT video_id, count(*)::int AS n FROM video_likes GROUP BY video_id) l ON l.video_id = v0.id
-		LEFT JOIN (SELECT video_id, count(*)::int AS n FROM comments GROUP BY video_id) c ON c.video_id = v0.id
-	) s
-	WHERE v.id = s.id AND (v.like_count, v.comment_count) IS DISTINCT FROM (s.likes, s.comments);
-
-	UPDATE comments c SET like_count = s.likes
-	FROM (
-		SELECT c0.id, COALESCE(l.n, 0) AS likes
-		FROM comments c0
-		LEFT JOIN (SELECT comment_id, count(*)::int AS n FROM comment_likes GROUP BY comment_id) l ON l.comment_id = c0.id
-	) s
-	WHERE c.id = s.id AND c.like_count IS DISTINCT FROM s.likes;
-
-	UPDATE users u SET follower_count = s.followers, following_count = s.following,
-		video_count = s.videos, like_count = s.likes
-	FROM (
-		SELECT u0.id,
-			COALESCE(fr.n, 0) AS followers,
-			COALESCE(fg.n, 0) AS following,
-			COALESCE(v.n, 0) AS videos,
-			COALESCE(v.likes, 0) AS likes
-		FROM users u0
-		LEFT JOIN (SELECT following_id, count(*)::int AS n FROM follows GROUP BY following_id) fr ON fr.following_id = u0.id
-		LEFT JOIN (SELECT follower_id, count(*)::int AS n FROM follows GROUP BY follower_id) fg ON fg.follower_id = u0.id
-		LEFT JOIN (SELECT user_id, count(*)::int AS n, sum(like_count)::int AS likes FROM videos GROUP BY user_id) v ON v.user_id = u0.id
-	) s
-	WHERE u.id = s.id
-		AND (u.follower_count, u.following_count, u.video_count, u.like_count)
-			IS DISTINCT FROM (s.followers, s.following, s.videos, s.likes);
-	PERFORM set_config('tiktok.recounting', 'off', true);
-	PERFORM recount_reply_counts();
-END
-$fn$;
-`
+// recountCountersWithReplies is recount_counters() of 202611250002 with the reply counts
+// after it; the rollback puts 202611250002's definition back.
+var recountCountersWithReplies = recountCounters("recount_reply_counts")
 
 var replyTriggers = []struct{ name, table, def string }{
 	{"comments_protect_reply_count", "comments", "BEFORE INSERT OR UPDATE ON comments FOR EACH ROW EXECUTE FUNCTION protect_reply_count()"},
@@ -168,7 +125,7 @@ func dropCommentReplies(tx *gorm.DB) error {
 	}
 	return execAll(tx,
 		// Replies are comments of their video: without parent_id they become top-level.
-		counterFunctions, // 202611250002's recount_counters(), without the reply counts
+		recountCounters(), // 202611250002's recount_counters(), without the reply counts
 		`DROP FUNCTION IF EXISTS recount_reply_counts()`,
 		`DROP FUNCTION IF EXISTS count_replies()`,
 		`DROP FUNCTION IF EXISTS protect_reply_count()`,
