@@ -35,6 +35,32 @@ func migrations() []*gormigrate.Migration {
 	}
 }
 
+// trigger is a trigger of a migration: CREATE TRIGGER <name> <def>, on table.
+type trigger struct{ name, table, def string }
+
+// createTriggers (re)creates ts, so a migration run again over a half-made schema ends the same.
+func createTriggers(tx *gorm.DB, ts []trigger) error {
+	for _, t := range ts {
+		if err := execAll(tx,
+			fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table),
+			fmt.Sprintf("CREATE TRIGGER %s %s", t.name, t.def),
+		); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropTriggers drops ts (a rollback).
+func dropTriggers(tx *gorm.DB, ts []trigger) error {
+	for _, t := range ts {
+		if err := execAll(tx, fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // execAll runs statements in order, stopping at the first error.
 func execAll(tx *gorm.DB, stmts ...string) error {
 	for _, s := range stmts {
@@ -339,7 +365,7 @@ $fn$;
 `
 
 // counterTriggers are (name, table, definition) of every trigger the counters need.
-var counterTriggers = []struct{ name, table, def string }{
+var counterTriggers = []trigger{
 	{"users_protect_counters", "users", "BEFORE INSERT OR UPDATE ON users FOR EACH ROW EXECUTE FUNCTION protect_counters()"},
 	{"videos_protect_counters", "videos", "BEFORE INSERT OR UPDATE ON videos FOR EACH ROW EXECUTE FUNCTION protect_counters()"},
 	{"comments_protect_counters", "comments", "BEFORE INSERT OR UPDATE ON comments FOR EACH ROW EXECUTE FUNCTION protect_counters()"},
@@ -383,22 +409,15 @@ func addCounters(tx *gorm.DB) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range counterTriggers {
-		if err := execAll(tx,
-			fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table),
-			fmt.Sprintf("CREATE TRIGGER %s %s", t.name, t.def),
-		); err != nil {
-			return err
-		}
+	if err := createTriggers(tx, counterTriggers); err != nil {
+		return err
 	}
 	return execAll(tx, `SELECT recount_counters()`)
 }
 
 func dropCounters(tx *gorm.DB) error {
-	for _, t := range counterTriggers {
-		if err := execAll(tx, fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table)); err != nil {
-			return err
-		}
+	if err := dropTriggers(tx, counterTriggers); err != nil {
+		return err
 	}
 	for _, fn := range counterFunctionNames {
 		if err := execAll(tx, "DROP FUNCTION IF EXISTS "+fn); err != nil {

@@ -66,7 +66,7 @@ $fn$;
 // reply counts) with the bookmark counts after it.
 var recountWithBookmarks = recountCounters("recount_reply_counts", "recount_bookmark_counts")
 
-var bookmarkTriggers = []struct{ name, table, def string }{
+var bookmarkTriggers = []trigger{
 	{"videos_protect_bookmark_count", "videos", "BEFORE INSERT OR UPDATE ON videos FOR EACH ROW EXECUTE FUNCTION protect_bookmark_count()"},
 	{"video_bookmarks_count", "video_bookmarks", "AFTER INSERT OR DELETE OR UPDATE OF video_id ON video_bookmarks FOR EACH ROW EXECUTE FUNCTION count_video_bookmarks()"},
 	{"video_bookmarks_truncate", "video_bookmarks", "AFTER TRUNCATE ON video_bookmarks FOR EACH STATEMENT EXECUTE FUNCTION recount_after_truncate()"},
@@ -98,22 +98,15 @@ func addBookmarks(tx *gorm.DB) error {
 	if err := execAll(tx, bookmarkFunctions, recountWithBookmarks); err != nil {
 		return err
 	}
-	for _, t := range bookmarkTriggers {
-		if err := execAll(tx,
-			fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table),
-			fmt.Sprintf("CREATE TRIGGER %s %s", t.name, t.def),
-		); err != nil {
-			return err
-		}
+	if err := createTriggers(tx, bookmarkTriggers); err != nil {
+		return err
 	}
 	return execAll(tx, `SELECT recount_counters()`)
 }
 
 func dropBookmarks(tx *gorm.DB) error {
-	for _, t := range bookmarkTriggers {
-		if err := execAll(tx, fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table)); err != nil {
-			return err
-		}
+	if err := dropTriggers(tx, bookmarkTriggers); err != nil {
+		return err
 	}
 	return execAll(tx,
 		`DROP TABLE IF EXISTS video_bookmarks`,

@@ -131,7 +131,7 @@ END
 $fn$;
 `
 
-var hashtagTriggers = []struct{ name, table, def string }{
+var hashtagTriggers = []trigger{
 	{"hashtags_protect_counts", "hashtags", "BEFORE INSERT OR UPDATE ON hashtags FOR EACH ROW EXECUTE FUNCTION protect_hashtag_counts()"},
 	{"video_hashtags_created_at", "video_hashtags", "BEFORE INSERT OR UPDATE OF video_id ON video_hashtags FOR EACH ROW EXECUTE FUNCTION video_hashtags_created_at()"},
 	{"videos_created_at_to_hashtags", "videos", "AFTER UPDATE OF created_at ON videos FOR EACH ROW WHEN (OLD.created_at IS DISTINCT FROM NEW.created_at) EXECUTE FUNCTION videos_created_at_to_hashtags()"},
@@ -180,22 +180,15 @@ func addHashtags(tx *gorm.DB) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range hashtagTriggers {
-		if err := execAll(tx,
-			fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table),
-			fmt.Sprintf("CREATE TRIGGER %s %s", t.name, t.def),
-		); err != nil {
-			return err
-		}
+	if err := createTriggers(tx, hashtagTriggers); err != nil {
+		return err
 	}
 	return execAll(tx, `SELECT recount_hashtags()`)
 }
 
 func dropHashtags(tx *gorm.DB) error {
-	for _, t := range hashtagTriggers {
-		if err := execAll(tx, fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table)); err != nil {
-			return err
-		}
+	if err := dropTriggers(tx, hashtagTriggers); err != nil {
+		return err
 	}
 	if err := execAll(tx, `DROP TABLE IF EXISTS hashtag_daily_uses, video_hashtags, hashtags`); err != nil {
 		return err
@@ -322,7 +315,7 @@ END
 $fn$;
 `
 
-var tagPageTriggers = []struct{ name, table, def string }{
+var tagPageTriggers = []trigger{
 	{"video_hashtags_created_at", "video_hashtags", "BEFORE INSERT OR UPDATE OF video_id ON video_hashtags FOR EACH ROW EXECUTE FUNCTION video_hashtags_from_video()"},
 	{"videos_score_to_hashtags", "videos", "AFTER UPDATE ON videos FOR EACH ROW WHEN (OLD.trending_score IS DISTINCT FROM NEW.trending_score) EXECUTE FUNCTION videos_score_to_hashtags()"},
 }
@@ -335,13 +328,8 @@ func addTagAndSoundPages(tx *gorm.DB) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range tagPageTriggers {
-		if err := execAll(tx,
-			fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table),
-			fmt.Sprintf("CREATE TRIGGER %s %s", t.name, t.def),
-		); err != nil {
-			return err
-		}
+	if err := createTriggers(tx, tagPageTriggers); err != nil {
+		return err
 	}
 	return execAll(tx,
 		`DROP FUNCTION IF EXISTS video_hashtags_created_at()`,
@@ -353,10 +341,8 @@ func addTagAndSoundPages(tx *gorm.DB) error {
 }
 
 func dropTagAndSoundPages(tx *gorm.DB) error {
-	for _, t := range tagPageTriggers {
-		if err := execAll(tx, fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table)); err != nil {
-			return err
-		}
+	if err := dropTriggers(tx, tagPageTriggers); err != nil {
+		return err
 	}
 	err := execAll(tx,
 		`DROP INDEX IF EXISTS videos_audio_name_lower_created_at_id_idx`,

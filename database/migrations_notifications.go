@@ -1,8 +1,6 @@
 package database
 
 import (
-	"fmt"
-
 	"gorm.io/gorm"
 )
 
@@ -68,7 +66,7 @@ $fn$;
 // after it; the rollback puts 202611250002's definition back.
 var recountCountersWithReplies = recountCounters("recount_reply_counts")
 
-var replyTriggers = []struct{ name, table, def string }{
+var replyTriggers = []trigger{
 	{"comments_protect_reply_count", "comments", "BEFORE INSERT OR UPDATE ON comments FOR EACH ROW EXECUTE FUNCTION protect_reply_count()"},
 	{"comments_count_replies", "comments", "AFTER INSERT OR DELETE OR UPDATE OF parent_id ON comments FOR EACH ROW EXECUTE FUNCTION count_replies()"},
 }
@@ -106,22 +104,15 @@ func addCommentReplies(tx *gorm.DB) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range replyTriggers {
-		if err := execAll(tx,
-			fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table),
-			fmt.Sprintf("CREATE TRIGGER %s %s", t.name, t.def),
-		); err != nil {
-			return err
-		}
+	if err := createTriggers(tx, replyTriggers); err != nil {
+		return err
 	}
 	return execAll(tx, `SELECT recount_reply_counts()`)
 }
 
 func dropCommentReplies(tx *gorm.DB) error {
-	for _, t := range replyTriggers {
-		if err := execAll(tx, fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", t.name, t.table)); err != nil {
-			return err
-		}
+	if err := dropTriggers(tx, replyTriggers); err != nil {
+		return err
 	}
 	return execAll(tx,
 		// Replies are comments of their video: without parent_id they become top-level.
