@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +55,7 @@ func (n *Notifications) List(c *gin.Context) error {
 		return err
 	}
 	kind := c.Query("type")
-	if kind != "" && !contains(store.NotificationTypes, kind) {
+	if kind != "" && !slices.Contains(store.NotificationTypes, kind) {
 		return errs.InvalidField("type", "must be one of "+strings.Join(store.NotificationTypes, ", "))
 	}
 	page, err := n.Store.Notifications.List(c.Request.Context(), viewer, kind, req)
@@ -63,15 +64,6 @@ func (n *Notifications) List(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, notificationPage{Notifications: page.Items, Pagination: pagination(page.Page), UnreadCount: page.UnreadCount})
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // UnreadCount answers GET /api/notifications/unread-count.
