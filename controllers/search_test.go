@@ -210,12 +210,15 @@ func TestSearchQueriesUseTheirIndexes(t *testing.T) {
 	viewer := api.NewUser("explainer")
 	// "member1" is a prefix of 11k usernames and trigram-similar to all 40k "memberN" (the
 	// tiers stop at the page), "memebr1" a typo similar to all of them and a prefix of none
-	// (the similarity tier reads the nearest 50 usernames and names through the GiST indexes).
+	// (the similarity tier's window of trigram counts holds too many usernames: it reads the
+	// nearest 50 through the GiST indexes), "mexyz1" shares only the trigrams "  m" and " me"
+	// with them (its window holds no memberN: GiST is not read).
 	queries := []string{
 		"/api/search?type=videos&q=rarissime", "/api/search?type=videos&q=piano+violin", "/api/search?type=videos&q=%22quick+pasta%22",
 		"/api/search?type=videos&q=sabrina+-coffee",
 		"/api/search?type=users&q=dnace", "/api/search?type=users&q=chloe+1",
-		"/api/search?type=users&q=member1", "/api/search?type=users&q=memebr1", "/api/search?type=videos&q=sabrina",
+		"/api/search?type=users&q=member1", "/api/search?type=users&q=memebr1", "/api/search?type=users&q=mexyz1",
+		"/api/search?type=videos&q=sabrina",
 		"/api/search?type=hashtags&q=tag12", "/api/search?type=hashtags&q=dnace",
 		"/api/search?q=piano+violin", "/api/search/suggest?q=member1", "/api/search/suggest?q=ta",
 	}
@@ -266,6 +269,24 @@ func TestSearchQueriesUseTheirIndexes(t *testing.T) {
 					}
 					if strings.HasSuffix(q, "q=memebr1") && !strings.Contains(plan, "users_username_trgm_gist_idx") {
 						t.Errorf("%s: the similarity tier does not read the usernames through GiST:\n%s", q, plan)
+					}
+					// Common trigrams: the window of trigram counts (store/search.go,
+					// similarWindow), GiST only when the window is too wide.
+					if strings.HasSuffix(q, "q=mexyz1") || strings.HasSuffix(q, "q=memebr1") {
+						for _, index := range []string{"users_username_trgm_count_idx", "users_username_trgm_set_idx"} {
+							if !strings.Contains(plan, index) {
+								t.Errorf("%s: the similarity tier does not read %s:\n%s", q, index, plan)
+							}
+						}
+					}
+					if strings.HasSuffix(q, "q=mexyz1") {
+						var analyzed []string
+						testdb.MustScan(t, big, &analyzed, "EXPLAIN (ANALYZE, COSTS OFF) "+stmt)
+						for _, line := range analyzed {
+							if strings.Contains(line, "_trgm_gist_idx") && !strings.Contains(line, "never executed") {
+								t.Errorf("%s: the window is narrow, yet a GiST index is read:\n%s", q, strings.Join(analyzed, "\n"))
+							}
+						}
 					}
 				}
 			}

@@ -32,6 +32,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611300041_river_queue", Migrate: func(*gorm.DB) error { return nil }, Rollback: dropRiverQueue},
 		{ID: "202611300050_search_walk", Migrate: addSearchWalk, Rollback: dropSearchWalk},
 		{ID: "202611300051_search_similar_paths", Migrate: addSearchSimilarPaths, Rollback: dropSearchSimilarPaths},
+		{ID: "202611300052_search_similar_window", Migrate: addSearchSimilarWindow, Rollback: dropSearchSimilarWindow},
 	}
 }
 

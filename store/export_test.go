@@ -32,3 +32,22 @@ func SimilarPath(rows float64, freqs map[string]float64, rare float64, trigrams 
 	stats := &trigramStats{rows: rows, columns: map[string]trigramColumn{usernameTrigramStats: {freq: freqs, rare: rare}}}
 	return stats.similarPath(usernameTrigramStats, trigrams)
 }
+
+// SearchWindow is s's search with the users' similarity tier forced through the trigram-count
+// window (similarWindow) with this many of the query's trigrams taken as rare (-1: all).
+func SearchWindow(s *Store, rare int) *Search {
+	search := *s.Search
+	search.forceRoute = func(trigrams []string) similarRoute {
+		r := trigrams
+		if rare >= 0 && rare < len(trigrams) {
+			r = trigrams[:rare]
+		}
+		return similarRoute{gist: true, window: true, trigrams: len(trigrams), rare: r}
+	}
+	return &search
+}
+
+// RareTrigrams is the trigrams the window reads through the GIN array index (rareTrigrams).
+func RareTrigrams(rows float64, freqs map[string]float64, rare float64, trigrams []string) []string {
+	return trigramColumn{freq: freqs, rare: rare}.rareTrigrams(rows, trigrams)
+}

@@ -35,6 +35,8 @@ type Search struct {
 	timeout string
 	// trigrams are the statistics the users' similarity tier chooses its index by (similarPath).
 	trigrams *trigramCache
+	// forceRoute, in tests only, replaces the statistics' choice of the similarity tier's route.
+	forceRoute func(trigrams []string) similarRoute
 }
 
 // MaxQueryChars is the longest search text API.md accepts (runes).
@@ -218,10 +220,11 @@ func floatScore(f float64) any { return f }
 // text as sent, @qn the text lower-cased without accents (as the indexes hold names), @pat
 // the LIKE pattern of the names starting with it (its %, _ and \ escaped after the
 // normalization, since a folded character could become one). It returns the SQL and the
-// arguments, q once per placeholder.
-func withQuery(sql, q string) (string, []any) {
+// arguments, q once per placeholder. named are further placeholders (@name) bound to values.
+func withQuery(sql, q string, named ...namedArg) (string, []any) {
 	var b strings.Builder
 	var args []any
+outer:
 	for {
 		i := strings.IndexByte(sql, '@')
 		if i < 0 {
@@ -230,6 +233,14 @@ func withQuery(sql, q string) (string, []any) {
 		}
 		b.WriteString(sql[:i])
 		rest := sql[i:]
+		for _, n := range named {
+			if strings.HasPrefix(rest, n.name) {
+				b.WriteString(`?`)
+				args = append(args, n.value)
+				sql = rest[len(n.name):]
+				continue outer
+			}
+		}
 		switch {
 		case strings.HasPrefix(rest, "@qn"):
 			b.WriteString(`lower(f_unaccent(?))`)
@@ -247,6 +258,13 @@ func withQuery(sql, q string) (string, []any) {
 		}
 		args = append(args, q)
 	}
+}
+
+// namedArg is a placeholder of withQuery other than the query's (its name starts with @ and
+// with no letter q).
+type namedArg struct {
+	name  string
+	value any
 }
 
 // normalizeQuery trims q; the store answers an empty query with an empty list (the handlers
@@ -304,11 +322,57 @@ var similarLimit = strconv.Itoa(similarCandidates)
 // written COLLATE "C", the collation of that index alone (database/migrations_search.go,
 // search_similar_paths): without it PostgreSQL answered the GIN form's % through the GiST
 // index too, reading all of it.
-func nearest(column string, gist bool) string {
-	if gist {
+//
+// The window route (similarWindow) is the GiST form's answer too, read another way.
+func nearest(column string, route similarRoute, rare string) string {
+	if route.window {
+		return similarWindow(column, route, rare)
+	}
+	if route.gist {
 		column = column + ` COLLATE "C"`
 	}
 	return `(SELECT u.id FROM users u WHERE ` + column + ` % @qn ORDER BY ` + column + ` <-> @qn LIMIT ` + similarLimit + `)`
+}
+
+// similarWindowMaxRows is the most rows the window route reads by trigram count; past it the
+// route reads GiST (about what a GiST read of 100k names costs in rechecks).
+const similarWindowMaxRows = 2000
+
+// similarWindow is nearest's candidates without reading a whole index when the query's
+// trigrams are common (GiST reads all of it then: "usre1", "usera" on 100k userN names).
+// With n the query's trigrams, R its rare ones (the rows holding any: the GIN array index
+// users_*_trgm_set_idx, few by the statistics) and c = n - |R| the common ones, a name of m
+// trigrams holding none of R shares at most min(c, m) with the query, so its similarity
+// s/(n+m-s) is at most g(m) = min(c, m)/(n+m-min(c, m)): m/n below c, c/(n+m-c) from c on.
+// A name reaching the threshold t thus has t x n <= m <= c/t + c - n, and only those (their
+// count is the btree users_*_trgm_count_idx) and the R rows can be among the nearest. The
+// window is narrowed further by a probe: the 50th best similarity among the first 200 names
+// of the window in count order is a similarity that 50 names reach, so the nearest 50 are
+// at least as similar, and the window for that similarity holds them. The candidates are
+// then ranked by <-> as in the other forms (the same rows; ties at the bound either way). A
+// window of more than similarWindowMaxRows names (a probe that found too few similar names
+// among common trigrams) is read through GiST instead: one or the other branch runs.
+func similarWindow(column string, route similarRoute, rare string) string {
+	n, c := route.trigrams, route.trigrams-len(route.rare)
+	count := `array_length(show_trgm(` + column + `), 1)`
+	// The threshold's window, one wider on each side (a wider window only costs rows).
+	lo0, hi0 := strconv.Itoa(max((n+4)/5-1, 0)), strconv.Itoa(6*c-n+1)
+	ns, cs := strconv.Itoa(n), strconv.Itoa(c)
+	gist := column + ` COLLATE "C"`
+	return `(WITH w AS MATERIALIZED (SELECT greatest(` + lo0 + `, ceil(p.t * ` + ns + ` - 0.001))::int AS lo,
+			least(` + hi0 + `, floor(` + cs + ` / p.t + ` + cs + ` - ` + ns + ` + 0.001))::int AS hi
+		FROM (SELECT COALESCE((SELECT min(x.s) FROM (SELECT similarity(y.f, @qn)::float8 AS s
+			FROM (SELECT ` + column + ` AS f FROM users u WHERE ` + count + ` BETWEEN ` + lo0 + ` AND ` + hi0 + `
+				ORDER BY ` + count + ` LIMIT 200) y
+			WHERE y.f % @qn ORDER BY 1 DESC LIMIT ` + similarLimit + `) x HAVING count(*) = ` + similarLimit + `), ` + similarityThreshold + `) AS t OFFSET 0) p),
+		wide AS MATERIALIZED (SELECT count(*) > ` + strconv.Itoa(similarWindowMaxRows) + ` AS wide FROM (SELECT 1 FROM users u, w
+			WHERE ` + count + ` BETWEEN w.lo AND w.hi LIMIT ` + strconv.Itoa(similarWindowMaxRows+1) + `) z)
+	(SELECT c.id FROM (SELECT u.id, ` + column + ` AS f FROM users u WHERE NOT (SELECT wide FROM wide)
+			AND (show_trgm(` + column + `) && ARRAY(SELECT json_array_elements_text(` + rare + `::json))
+				OR ` + count + ` BETWEEN (SELECT lo FROM w) AND (SELECT hi FROM w)) OFFSET 0) c
+		WHERE c.f % @qn ORDER BY c.f <-> @qn LIMIT ` + similarLimit + `)
+	UNION ALL
+	(SELECT u.id FROM users u WHERE (SELECT wide FROM wide) AND ` + gist + ` % @qn ORDER BY ` + gist + ` <-> @qn LIMIT ` + similarLimit + `))`
 }
 
 // afterCursor is where a tier's branch takes its keyset condition (tierKeyset).
@@ -318,7 +382,7 @@ const afterCursor = "{after}"
 // tiers' branches under one LIMIT. PostgreSQL's Append runs the branches in the order written
 // and stops pulling rows at the LIMIT, so a later tier costs nothing while the earlier ones
 // fill the page.
-func userSearchSpec(db *gorm.DB, q string, gistUsernames, gistNames bool) listSpec {
+func userSearchSpec(db *gorm.DB, q string, usernames, names similarRoute) listSpec {
 	return listSpec{keys: keyset{first: "score", second: "id", byScore: true, tiered: true},
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
 			sql, args := withQuery(`SELECT t.tier, CASE WHEN t.tier > 0 THEN u.follower_count::float8 ELSE `+userSimilarScore+` END AS score
@@ -344,9 +408,9 @@ func userSearchSpec(db *gorm.DB, q string, gistUsernames, gistNames bool) listSp
 				if !ok {
 					continue
 				}
-				sql := strings.NewReplacer(afterCursor, cond, "{nearUsernames}", nearest(userName, gistUsernames),
-					"{nearNames}", nearest(userRealName, gistNames)).Replace(t.sql)
-				sql, qArgs := withQuery(sql, q)
+				sql := strings.NewReplacer(afterCursor, cond, "{nearUsernames}", nearest(userName, usernames, "@rareUsernames"),
+					"{nearNames}", nearest(userRealName, names, "@rareNames")).Replace(t.sql)
+				sql, qArgs := withQuery(sql, q, namedArg{"@rareUsernames", rareJSON(usernames.rare)}, namedArg{"@rareNames", rareJSON(names.rare)})
 				branches = append(branches, "("+sql+" LIMIT ?)")
 				args = append(append(append(args, qArgs...), condArgs...), limit)
 			}
@@ -365,7 +429,7 @@ func (s *Search) Users(ctx context.Context, viewer int32, q string, req PageRequ
 	var page Page[UserSummary]
 	err := s.readTrigrams(ctx, q, func(tx *gorm.DB, stats *trigramStats, trigrams []string) error {
 		var err error
-		spec := userSearchSpec(tx, q, stats.similarPath(usernameTrigramStats, trigrams), stats.similarPath(nameTrigramStats, trigrams))
+		spec := userSearchSpec(tx, q, s.route(stats, usernameTrigramStats, trigrams), s.route(stats, nameTrigramStats, trigrams))
 		page, err = s.userPage(ctx, tx, viewer, spec, req)
 		return err
 	})
@@ -373,6 +437,26 @@ func (s *Search) Users(ctx context.Context, viewer int32, q string, req PageRequ
 		return Page[UserSummary]{}, err
 	}
 	return page, nil
+}
+
+// route is the similarity tier's route for a column (similarRoute; a test's when it forces one).
+func (s *Search) route(stats *trigramStats, column string, trigrams []string) similarRoute {
+	if s.forceRoute != nil {
+		return s.forceRoute(trigrams)
+	}
+	return stats.similarRoute(column, trigrams)
+}
+
+// rareJSON is the rare trigrams as a JSON array (one bind parameter; similarWindow).
+func rareJSON(rare []string) string {
+	if rare == nil {
+		rare = []string{}
+	}
+	b, err := json.Marshal(rare)
+	if err != nil {
+		panic(err) // strings always marshal
+	}
+	return string(b)
 }
 
 func (s *Search) userPage(ctx context.Context, db *gorm.DB, viewer int32, spec listSpec, req PageRequest) (Page[UserSummary], error) {

@@ -172,8 +172,9 @@ func TestUserSearchToleratesATypo(t *testing.T) {
 	}
 }
 
-// The similarity tier reads the nearest names through GIN or GiST, as the trigram statistics
-// say is cheaper (store/search_trigrams.go): both must list the same users, in the same order.
+// The similarity tier reads the nearest names through GIN, GiST or the trigram-count window,
+// as the trigram statistics say is cheaper (store/search_trigrams.go): all must list the same
+// users, in the same order, whichever trigrams the window takes as rare.
 func TestUserSimilarityTierListsTheSameUsersThroughGINAndGiST(t *testing.T) {
 	m := marker()[:8]
 	var all []int32
@@ -183,18 +184,30 @@ func TestUserSimilarityTierListsTheSameUsersThroughGINAndGiST(t *testing.T) {
 		follow(t, id, i%2)
 	}
 	st := store.New(db)
-	gin, gist := store.SearchThrough(st, false), store.SearchThrough(st, true)
+	routes := []struct {
+		name   string
+		search *store.Search
+	}{
+		{"GIN", store.SearchThrough(st, false)}, {"GiST", store.SearchThrough(st, true)},
+		{"the window, no trigram rare", store.SearchWindow(st, 0)}, {"the window, two rare", store.SearchWindow(st, 2)},
+		{"the window, every trigram rare", store.SearchWindow(st, -1)},
+	}
+	list := func(s *store.Search, q string, limit int) []int32 {
+		p, err := s.Users(ctx, 0, q, store.PageRequest{Limit: limit})
+		must(t, err)
+		var ids []int32
+		for _, u := range p.Items {
+			ids = append(ids, u.ID)
+		}
+		return ids
+	}
 	for _, q := range []string{m[:2] + m[3:] + "ab", m[1:] + "b", "ana " + m + "a", m[:6] + "!!", "%%%", "!!"} {
 		var lists [2][]int32
-		for i, s := range []*store.Search{gin, gist} {
-			p, err := s.Users(ctx, 0, q, store.PageRequest{Limit: 50})
-			must(t, err)
-			for _, u := range p.Items {
-				lists[i] = append(lists[i], u.ID)
+		lists[0] = list(routes[0].search, q, 50)
+		for _, r := range routes[1:] {
+			if lists[1] = list(r.search, q, 50); !slices.Equal(lists[0], lists[1]) {
+				t.Fatalf("%q: GIN listed %v, %s %v", q, lists[0], r.name, lists[1])
 			}
-		}
-		if !slices.Equal(lists[0], lists[1]) {
-			t.Fatalf("%q: GIN listed %v, GiST %v", q, lists[0], lists[1])
 		}
 		if q[0] != '%' && q[0] != '!' && len(lists[0]) == 0 {
 			t.Fatalf("%q: nothing similar among %v", q, all)
@@ -223,6 +236,26 @@ func TestSimilarPathEstimatesTheGINCandidates(t *testing.T) {
 	} {
 		if got := store.SimilarPath(c.rows, common, 0.001, c.trigrams); got != c.gist {
 			t.Errorf("%s: gist %v, want %v", c.name, got, c.gist)
+		}
+	}
+}
+
+// The window takes as rare the least frequent trigrams while the rows holding them, summed,
+// stay within what GIN rechecks cheaply (2,000); the others bound the trigram count.
+func TestRareTrigramsAreTheLeastFrequentWithinTheGINBound(t *testing.T) {
+	freqs := map[string]float64{"  u": 1, " us": 1, "use": 0.9, "er1": 0.011, "r1 ": 0.01}
+	for _, c := range []struct {
+		rows     float64
+		trigrams []string
+		want     []string
+	}{
+		{100000, []string{"  u", " us", "sre", "usr", "re1", "e1 "}, []string{"sre", "usr", "re1", "e1 "}},
+		{100000, []string{"  u", "er1", "r1 ", "xyz"}, []string{"xyz", "r1 "}}, // 10 + 1,000 rows; er1 would add 1,100
+		{100000, []string{"  u", " us"}, []string{}},
+		{1000, []string{"  u", " us", "use"}, []string{"use", "  u"}}, // 900 + 1,000 rows
+	} {
+		if got := store.RareTrigrams(c.rows, freqs, 0.0001, c.trigrams); !slices.Equal(got, c.want) {
+			t.Errorf("%v of %v rows: rare %v, want %v", c.trigrams, c.rows, got, c.want)
 		}
 	}
 }

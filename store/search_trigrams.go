@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"sync"
@@ -24,7 +25,9 @@ import (
 // (nearest), so the estimate, however stale, decides only the speed. The statistics are read
 // with the first statement of a users' search (readTrigrams) at most every trigramStatsMaxAge
 // per process; without them (never analyzed, or a role that may not read them) every search
-// takes GiST, the bounded cost.
+// takes GiST, the bounded cost. With them, where GIN would recheck too many rows, the tier
+// reads a window of trigram counts instead (similarRoute, store/search.go similarWindow), and
+// GiST only when that window is too wide.
 
 const (
 	usernameTrigramStats = "users_username_trgm_stats"
@@ -161,4 +164,51 @@ func (c *trigramCache) release(refresh bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.loading = false
+}
+
+// similarRoute is how the similarity tier reads one column's nearest names (nearest).
+type similarRoute struct {
+	// gist: through GiST rather than GIN.
+	gist bool
+	// window (with gist): through the trigram-count window first (similarWindow), GiST only
+	// when that window holds too many rows. trigrams is the query's trigram count, rare those
+	// of its trigrams that few rows hold.
+	window   bool
+	trigrams int
+	rare     []string
+}
+
+// similarRoute is GIN when similarPath says so; else, with statistics, the window (which falls
+// back to GiST by itself); without them GiST.
+func (t *trigramStats) similarRoute(column string, trigrams []string) similarRoute {
+	if !t.similarPath(column, trigrams) {
+		return similarRoute{}
+	}
+	col, ok := t.column(column)
+	if !ok || len(trigrams) == 0 {
+		return similarRoute{gist: true}
+	}
+	return similarRoute{gist: true, window: true, trigrams: len(trigrams), rare: col.rareTrigrams(t.rows, trigrams)}
+}
+
+// rareTrigrams is the largest set of the query's least frequent trigrams whose rows, summed,
+// are at most similarGINMaxCandidates: the rows holding any of them are read whole (the GIN
+// array index), the others are bounded by their trigram count (similarWindow).
+func (col trigramColumn) rareTrigrams(rows float64, trigrams []string) []string {
+	sorted := slices.Clone(trigrams)
+	freq := func(tri string) float64 {
+		if f, ok := col.freq[tri]; ok {
+			return f
+		}
+		return col.rare
+	}
+	slices.SortStableFunc(sorted, func(a, b string) int { return cmp.Compare(freq(a), freq(b)) })
+	sum := 0.0
+	for i, tri := range sorted {
+		sum += freq(tri) * rows
+		if sum > similarGINMaxCandidates {
+			return sorted[:i]
+		}
+	}
+	return sorted
 }
