@@ -352,6 +352,34 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
+// nextPage is path one page deeper into op's list than its last read (the nextCursor kept in
+// cursors) while fewer than deep pages deep, else path itself (the first page again).
+func nextPage(path, op string, deep int, cursors map[string]string, depth map[string]int) string {
+	if cur := cursors[op]; cur != "" && depth[op] < deep {
+		depth[op]++
+		return path + "&cursor=" + url.QueryEscape(cur)
+	}
+	depth[op] = 0
+	return path
+}
+
+// keepCursor keeps the nextCursor of op's page body for nextPage ("" at the list's end).
+func keepCursor(op string, body []byte, cursors map[string]string) error {
+	var p struct {
+		Pagination struct {
+			NextCursor *string `json:"nextCursor"`
+		} `json:"pagination"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return err
+	}
+	cursors[op] = ""
+	if p.Pagination.NextCursor != nil {
+		cursors[op] = *p.Pagination.NextCursor
+	}
+	return nil
+}
+
 // step runs one operation and returns its status.
 func step(ctx context.Context, r *rand.Rand, c *client, op string, ids *videoIDs, cursors map[string]string, depth map[string]int, o options) (int, error) {
 	deep := o.deepPages
@@ -365,61 +393,24 @@ func step(ctx context.Context, r *rand.Rand, c *client, op string, ids *videoIDs
 		return status, err
 	case "tag", "tagtrending", "sound":
 		// Anonymous reads that follow nextCursor like the feeds.
-		path := discoveryPaths(o)[op]
-		if cur := cursors[op]; cur != "" && depth[op] < deep {
-			path += "&cursor=" + url.QueryEscape(cur)
-			depth[op]++
-		} else {
-			depth[op] = 0
-		}
+		path := nextPage(discoveryPaths(o)[op], op, deep, cursors, depth)
 		status, body, err := c.do(ctx, "GET", path, nil, false)
 		if err != nil || status != 200 {
 			return status, err
 		}
-		var p feedPage
-		if err := json.Unmarshal(body, &p); err != nil {
-			return status, err
-		}
-		cursors[op] = ""
-		if p.Pagination.NextCursor != nil {
-			cursors[op] = *p.Pagination.NextCursor
-		}
-		return status, nil
+		return status, keepCursor(op, body, cursors)
 	case "notifications":
 		// The logged-in user's own list, following nextCursor like the feeds.
-		path := "/api/notifications?limit=20"
-		if cur := cursors[op]; cur != "" && depth[op] < deep {
-			path += "&cursor=" + url.QueryEscape(cur)
-			depth[op]++
-		} else {
-			depth[op] = 0
-		}
+		path := nextPage("/api/notifications?limit=20", op, deep, cursors, depth)
 		status, body, err := c.do(ctx, "GET", path, nil, true)
 		if err != nil || status != 200 {
 			return status, err
 		}
-		var p struct {
-			Pagination struct {
-				NextCursor *string `json:"nextCursor"`
-			} `json:"pagination"`
-		}
-		if err := json.Unmarshal(body, &p); err != nil {
-			return status, err
-		}
-		cursors[op] = ""
-		if p.Pagination.NextCursor != nil {
-			cursors[op] = *p.Pagination.NextCursor
-		}
-		return status, nil
+		return status, keepCursor(op, body, cursors)
 	case "feed", "feedanon", "trending", "following":
 		path := map[string]string{"feed": "/api/videos?limit=10", "feedanon": "/api/videos?limit=10",
 			"trending": "/api/videos?sort=trending&limit=10", "following": "/api/videos/following?limit=10"}[op]
-		if cur := cursors[op]; cur != "" && depth[op] < deep {
-			path += "&cursor=" + url.QueryEscape(cur)
-			depth[op]++
-		} else {
-			depth[op] = 0
-		}
+		path = nextPage(path, op, deep, cursors, depth)
 		status, body, err := c.do(ctx, "GET", path, nil, op != "feedanon")
 		if err != nil || status != 200 {
 			return status, err
