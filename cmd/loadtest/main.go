@@ -49,6 +49,7 @@ type options struct {
 	maxRequests int64
 	mix         map[string]int
 	maxVideoID  int
+	author      int
 	deepPages   int
 	// Discovery: the tag of the tag-page operations, the page tagdeep reads, the sound.
 	tag         string
@@ -96,6 +97,7 @@ func parseFlags(args []string) (options, error) {
 	fs.Int64Var(&o.maxRequests, "max-requests", 500_000, "stop after this many requests")
 	fs.StringVar(&mix, "mix", "feed=70,video=15,like=10,comment=5", "operation weights: op=weight,...")
 	fs.IntVar(&o.maxVideoID, "max-video-id", 0, "pick video ids from 1..N (0: from the ids the feeds return)")
+	fs.IntVar(&o.author, "author", 0, "pick video ids from the first 100 videos of this user (0: not)")
 	fs.IntVar(&o.deepPages, "deep-pages", 5, "feed reads follow nextCursor up to this many pages")
 	fs.StringVar(&o.tag, "tag", "fyp", "the tag of the tag, tagtrending and tagdeep operations")
 	fs.IntVar(&o.tagDeepPage, "tag-deep-page", 1000, "tagdeep reads this page of the tag (of 10 videos)")
@@ -231,12 +233,14 @@ type videoIDs struct {
 	mu  sync.RWMutex
 	ids []int32
 	max int
+	// fixed: the ids were chosen at the start (-author); the feeds add none.
+	fixed bool
 }
 
 func (v *videoIDs) add(ids []int32) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if len(v.ids) < 100_000 {
+	if !v.fixed && len(v.ids) < 100_000 {
 		v.ids = append(v.ids, ids...)
 	}
 }
@@ -251,6 +255,35 @@ func (v *videoIDs) pick(r *rand.Rand) (int32, bool) {
 		return 0, false
 	}
 	return v.ids[r.IntN(len(v.ids))], true
+}
+
+// authorVideos fixes ids to the first 100 videos of user author (GET /api/users/:id/videos).
+func authorVideos(ctx context.Context, c *client, author int, ids *videoIDs) error {
+	path := fmt.Sprintf("/api/users/%d/videos?limit=50", author)
+	var found []int32
+	for cursor := ""; len(found) < 100; {
+		status, body, err := c.do(ctx, "GET", path+cursor, nil, false)
+		if err != nil || status != 200 {
+			return fmt.Errorf("reading the videos of user %d: status %d, %v", author, status, err)
+		}
+		var p feedPage
+		if err := json.Unmarshal(body, &p); err != nil {
+			return err
+		}
+		for _, v := range p.Videos {
+			found = append(found, v.ID)
+		}
+		if p.Pagination.NextCursor == nil {
+			break
+		}
+		cursor = "&cursor=" + url.QueryEscape(*p.Pagination.NextCursor)
+	}
+	if len(found) == 0 {
+		return fmt.Errorf("user %d has no videos", author)
+	}
+	ids.add(found[:min(len(found), 100)])
+	ids.fixed = true
+	return nil
 }
 
 type feedPage struct {
@@ -289,6 +322,12 @@ func run(ctx context.Context, o options) error {
 		all[name] = &stats{}
 	}
 	ids := &videoIDs{max: o.maxVideoID}
+	if o.author > 0 {
+		// One celebrity's videos: every like moves the same author's likes received.
+		if err := authorVideos(ctx, clients[0], o.author, ids); err != nil {
+			return err
+		}
+	}
 	// Prime the id pool with the first feed pages.
 	if status, body, err := clients[0].do(ctx, "GET", "/api/videos?limit=50", nil, false); err == nil && status == 200 {
 		var p feedPage
