@@ -32,6 +32,7 @@ import (
 
 	"tiktok/config"
 	"tiktok/controllers"
+	"tiktok/countfold"
 	"tiktok/database"
 	"tiktok/jobs"
 	"tiktok/media"
@@ -152,6 +153,11 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 			log.Error("the last counted views were not written", "error", err)
 		}
 	}()
+	// Pending counter deltas are merged into the stored counters every COUNTER_FOLD_INTERVAL
+	// (every instance folds; counts are exact either way).
+	folder := countfold.New(store.New(db).FoldCounterDeltas, countfold.Options{Interval: cfg.CounterFoldInterval, Log: log})
+	folder.Start()
+	defer folder.Close()
 	pipeline, queue, err := newMediaPipeline(cfg, db, uploads, cfg.Workers, log)
 	if err != nil {
 		log.Error(err.Error())

@@ -134,6 +134,11 @@ type Config struct {
 	ViewFlushInterval time.Duration
 	ViewDedupMaxKeys  int
 
+	// CounterFoldInterval is how often this instance merges the pending counter deltas into
+	// the stored counters (COUNTER_FOLD_INTERVAL, 100ms). Counts are exact at any setting (a
+	// read adds the pending deltas); a longer interval makes reads of busy rows sum more.
+	CounterFoldInterval time.Duration
+
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -215,6 +220,8 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		ViewWindow:        r.positiveDuration("VIEW_WINDOW", 30*time.Minute),
 		ViewFlushInterval: r.positiveDuration("VIEW_FLUSH_INTERVAL", 2*time.Second),
 		ViewDedupMaxKeys:  r.intRange("VIEW_DEDUP_MAX_KEYS", 250_000, 1000, 100_000_000),
+
+		CounterFoldInterval: r.positiveDuration("COUNTER_FOLD_INTERVAL", 100*time.Millisecond),
 
 		LogLevel:        r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		ShutdownTimeout: r.positiveDuration("SHUTDOWN_TIMEOUT", 15*time.Second),

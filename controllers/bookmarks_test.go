@@ -157,7 +157,7 @@ func TestMyBookmarksArePrivateAndNewestFirst(t *testing.T) {
 	if n := countOf(t, `SELECT count(*) FROM video_bookmarks WHERE user_id = ?`, bob.ID); n != 0 {
 		t.Fatalf("%d bookmarks of a deleted user remain", n)
 	}
-	if n := countOf(t, `SELECT bookmark_count FROM videos WHERE id = ?`, ids[0]); n != 1 {
+	if n := countOf(t, `SELECT bookmark_count FROM video_counts WHERE id = ?`, ids[0]); n != 1 {
 		t.Fatalf("video %d bookmark_count %d after bob's delete, want 1 (alice's)", ids[0], n)
 	}
 	testdb.AssertCountersExact(t, db)
@@ -205,7 +205,7 @@ func TestConcurrentBookmarksKeepCountsExact(t *testing.T) {
 			t.Errorf("fan %d: bookmarked %v, last operation %v", i, has, last[i])
 		}
 	}
-	if n := countOf(t, `SELECT bookmark_count FROM videos WHERE id = ?`, v.ID); n != int64(want) {
+	if n := countOf(t, `SELECT bookmark_count FROM video_counts WHERE id = ?`, v.ID); n != int64(want) {
 		t.Fatalf("bookmark_count %d, want %d", n, want)
 	}
 	testdb.AssertCountersExact(t, db)

@@ -173,7 +173,7 @@ func TestCommentEndpoints(t *testing.T) {
 			status: http.StatusUnauthorized, code: "token_missing"},
 	})
 	// Counters equal their rows after all of that.
-	if got, want := countOf(t, `SELECT comment_count FROM videos WHERE id = ?`, v.ID), countOf(t, `SELECT count(*) FROM comments WHERE video_id = ?`, v.ID); got != want {
+	if got, want := countOf(t, `SELECT comment_count FROM video_counts WHERE id = ?`, v.ID), countOf(t, `SELECT count(*) FROM comments WHERE video_id = ?`, v.ID); got != want {
 		t.Errorf("comment_count %d, COUNT(*) %d", got, want)
 	}
 }

@@ -82,8 +82,8 @@ func TestConcurrentLikesKeepCountsExact(t *testing.T) {
 		got, count string
 		want       int
 	}{
-		{"videos.like_count", `SELECT like_count FROM videos WHERE id = ?`, `SELECT count(*) FROM video_likes WHERE video_id = ?`, wantVideo},
-		{"comments.like_count", `SELECT like_count FROM comments WHERE id = ?`, `SELECT count(*) FROM comment_likes WHERE comment_id = ?`, wantComment},
+		{"videos.like_count", `SELECT like_count FROM video_counts WHERE id = ?`, `SELECT count(*) FROM video_likes WHERE video_id = ?`, wantVideo},
+		{"comments.like_count", `SELECT like_count FROM comment_counts WHERE id = ?`, `SELECT count(*) FROM comment_likes WHERE comment_id = ?`, wantComment},
 	}
 	for i, c := range checks {
 		id := v.ID
@@ -95,7 +95,7 @@ func TestConcurrentLikesKeepCountsExact(t *testing.T) {
 			t.Errorf("%s = %d, COUNT(*) = %d, last operations say %d", c.name, got, rows, c.want)
 		}
 	}
-	if got, want := countOf(t, `SELECT like_count FROM users WHERE id = ?`, author.ID),
+	if got, want := countOf(t, `SELECT like_count FROM user_counts WHERE id = ?`, author.ID),
 		countOf(t, `SELECT count(*) FROM video_likes l JOIN videos v ON v.id = l.video_id WHERE v.user_id = ?`, author.ID); got != want {
 		t.Errorf("author's like_count %d, COUNT(*) %d", got, want)
 	}

@@ -215,7 +215,7 @@ func TestDiscoverUsersReadsAnIndexInOrder(t *testing.T) {
 		api.Do("GET", p, nil, "").Status(200)
 		ordered := 0
 		for _, stmt := range rec.Take() {
-			if !strings.Contains(stmt, "FROM \"users\"") || !strings.Contains(stmt, "ORDER BY") {
+			if !strings.Contains(stmt, "FROM users u") || !strings.Contains(stmt, "ORDER BY") {
 				continue
 			}
 			ordered++

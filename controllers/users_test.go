@@ -233,7 +233,8 @@ func TestUpdateProfileIgnoresMassAssignment(t *testing.T) {
 	}
 	load := func() row {
 		var r row
-		testdb.MustScan(t, db, &r, `SELECT id, username, email, password, follower_count, token_version, following_count, video_count, like_count FROM users WHERE id = ?`, u.ID)
+		testdb.MustScan(t, db, &r, `SELECT u.id, u.username, u.email, u.password, c.follower_count, u.token_version, c.following_count, c.video_count, c.like_count
+			FROM users u JOIN user_counts c ON c.id = u.id WHERE u.id = ?`, u.ID)
 		return r
 	}
 	before := load()

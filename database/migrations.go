@@ -33,6 +33,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611300050_search_walk", Migrate: addSearchWalk, Rollback: dropSearchWalk},
 		{ID: "202611300051_search_similar_paths", Migrate: addSearchSimilarPaths, Rollback: dropSearchSimilarPaths},
 		{ID: "202611300052_search_similar_window", Migrate: addSearchSimilarWindow, Rollback: dropSearchSimilarWindow},
+		{ID: "202611300060_counter_deltas", Migrate: addCounterDeltas, Rollback: dropCounterDeltas},
 	}
 }
 
@@ -230,6 +231,12 @@ const recountCountersBody = `	PERFORM set_config('tiktok.recounting', 'on', true
 `
 
 func recountCounters(more ...string) string {
+	return recountFunction("", "", more...)
+}
+
+// recountFunction is recount_counters() with the statements before run first and after run
+// last (202611300060 locks and empties the pending deltas around the recount).
+func recountFunction(before, after string, more ...string) string {
 	var calls strings.Builder
 	for _, f := range more {
 		calls.WriteString("\tPERFORM " + f + "();\n")
@@ -237,7 +244,7 @@ func recountCounters(more ...string) string {
 	return `
 CREATE OR REPLACE FUNCTION recount_counters() RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
-` + recountCountersBody + calls.String() + `END
+` + before + recountCountersBody + calls.String() + after + `END
 $fn$;
 `
 }

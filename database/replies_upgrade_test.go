@@ -32,7 +32,7 @@ func TestUpgradeOfAPrismaDatabaseMakesEveryCommentTopLevel(t *testing.T) {
 		SELECT 'reply ' || i, 1 + i % 12, c.video_id, c.id, c.user_id FROM comments c, generate_series(1, 3) i WHERE c.id IN (1, 2, 3)`)
 	testdb.AssertCountersExact(t, prisma)
 	var replies int32
-	testdb.MustScan(t, prisma, &replies, `SELECT reply_count FROM comments WHERE id = 2`)
+	testdb.MustScan(t, prisma, &replies, `SELECT reply_count FROM comment_counts WHERE id = 2`)
 	if replies != 3 {
 		t.Fatalf("comment 2 has reply_count %d, want 3", replies)
 	}

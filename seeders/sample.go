@@ -29,10 +29,13 @@ const (
 	sampleLoginEmail = "user1@example.com"
 )
 
-// wipeTables lists every application table; refresh_tokens goes too, since its users go.
+// wipeTables lists every application table; refresh_tokens goes too, since its users go, and
+// the pending counter deltas, which reference no table (the scale mode loads with the
+// triggers off, so no recount would clear them).
 // RESTART IDENTITY makes ids start at 1 again, so a second run gives the same ids (the
 // Prisma seed kept the sequences running and broke on a second run).
-const wipeTables = `TRUNCATE users, videos, comments, video_likes, comment_likes, follows, refresh_tokens, hashtags RESTART IDENTITY CASCADE`
+const wipeTables = `TRUNCATE users, videos, comments, video_likes, comment_likes, follows, refresh_tokens, hashtags,
+	user_counter_deltas, video_counter_deltas, comment_counter_deltas RESTART IDENTITY CASCADE`
 
 var loremSentences = []string{
 	"Lorem ipsum dolor sit amet, consectetur adipiscing elit.",

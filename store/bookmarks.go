@@ -6,13 +6,12 @@ import (
 )
 
 // VideoBookmarks is the bookmark of a video, a set like a like (Likes.Set): bookmarking twice
-// keeps one row, the trigger on video_bookmarks moves videos.bookmark_count, and a missing
-// video is NotFound (the insert fails its foreign key, or the count finds no row). A bookmark
-// moves no user's counter, so no author is locked, and notifies nobody.
+// keeps one row, the trigger on video_bookmarks appends a delta of videos.bookmark_count, and a
+// missing video is NotFound (the insert fails its foreign key, or the count finds no row). A
+// bookmark notifies nobody.
 var VideoBookmarks = LikeTarget{
-	insert:   `INSERT INTO video_bookmarks (user_id, video_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-	del:      `DELETE FROM video_bookmarks WHERE user_id = ? AND video_id = ?`,
-	count:    `SELECT bookmark_count FROM videos WHERE id = ?`,
+	table: "video_bookmarks", column: "video_id",
+	from: "videos v" + videoPending, key: "v.id", count: "v.bookmark_count + vp.bookmarks",
 	notFound: errVideoNotFound}
 
 // BookmarkedBy is the videos viewer bookmarked, newest bookmark first (GET
@@ -22,7 +21,7 @@ var VideoBookmarks = LikeTarget{
 func (s *Videos) BookmarkedBy(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
 	return videoPage(ctx, s.db, s.media, viewer, listSpec{keys: keyset{first: "b.created_at", second: "b.video_id"},
 		columns: videoColumns,
-		from:    "video_bookmarks b JOIN videos v ON v.id = b.video_id JOIN users u ON u.id = v.user_id",
+		from:    "video_bookmarks b JOIN videos v ON v.id = b.video_id JOIN users u ON u.id = v.user_id" + videoPending,
 		where:   "b.user_id = ?", args: []any{viewer},
 		countFrom: "video_bookmarks b",
 		resolve: func(ctx context.Context, videoID int32) (position, bool, error) {

@@ -21,13 +21,14 @@ type Comments struct {
 
 var errCommentNotFound = errs.NotFound("Comment not found")
 
-const commentColumns = `c.id, c.content, c.user_id, c.video_id, c.created_at, c.updated_at, c.like_count,
-	c.parent_id, c.reply_to_user_id, c.reply_count,
+const commentColumns = `c.id, c.content, c.user_id, c.video_id, c.created_at, c.updated_at, c.like_count + cp.likes AS like_count,
+	c.parent_id, c.reply_to_user_id, c.reply_count + cp.replies AS reply_count,
 	u.username AS author_username, u.name AS author_name, u.avatar AS author_avatar,
 	r.username AS reply_to_username, r.name AS reply_to_name, r.avatar AS reply_to_avatar`
 
-// commentsWithAuthor joins each comment's author and, for a reply, the author it answers.
-const commentsWithAuthor = "comments c JOIN users u ON u.id = c.user_id LEFT JOIN users r ON r.id = c.reply_to_user_id"
+// commentsWithAuthor joins each comment's author, for a reply the author it answers, and the
+// comment's pending counter deltas (commentPending: the counts are exact).
+const commentsWithAuthor = "comments c JOIN users u ON u.id = c.user_id LEFT JOIN users r ON r.id = c.reply_to_user_id" + commentPending
 
 type commentRow struct {
 	models.Comment

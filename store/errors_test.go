@@ -316,7 +316,7 @@ func TestAMethodWithItsOwnTransactionJoinsTheOuterOne(t *testing.T) {
 		_, err := tx.Likes.Set(ctx, store.VideoLikes, fan.ID, v.ID, true)
 		return err
 	}))
-	if n := countOf(t, `SELECT like_count FROM videos WHERE id = ?`, v.ID); n != 1 {
+	if n := countOf(t, `SELECT like_count FROM video_counts WHERE id = ?`, v.ID); n != 1 {
 		t.Fatalf("like_count %d after the committed like", n)
 	}
 }

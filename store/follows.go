@@ -19,45 +19,44 @@ type Follows struct {
 	media MediaURLs
 }
 
-// Set makes viewer follow target (follow true) or not, and returns target's follower count
-// as of that change. It is a set operation: following twice keeps one row. The trigger on
-// follows moves the counters; this only reads them, in the same transaction, so the count
-// includes this very change.
+// followStatement is Follows.Set's one statement for follow (true) or unfollow: it keeps both
+// users' rows (FOR KEY SHARE, in id order: a deletion of either waits, and a deleted one is
+// seen), adds or removes the follow and its notification, and reads the target's exact
+// follower count, plus the change the statement's snapshot cannot see (as Likes.Set does).
+func followStatement(follow bool) string {
+	change := `INSERT INTO follows (follower_id, following_id) SELECT me.id, target.id FROM me, target
+			ON CONFLICT DO NOTHING RETURNING 1),
+		told AS (INSERT INTO notifications (user_id, actor_id, type)
+			SELECT target.id, me.id, 'follow' FROM me, target WHERE target.id <> me.id ON CONFLICT DO NOTHING)`
+	sign := "+"
+	if !follow {
+		change = `DELETE FROM follows WHERE follower_id = (SELECT id FROM me) AND following_id = (SELECT id FROM target)
+			RETURNING 1),
+		told AS (DELETE FROM notifications WHERE actor_id = @viewer AND type = 'follow' AND user_id = @target)`
+		sign = "-"
+	}
+	return `WITH locked AS (SELECT id FROM users WHERE id IN (@viewer, @target) ORDER BY id FOR KEY SHARE),
+		me AS (SELECT id FROM locked WHERE id = @viewer),
+		target AS (SELECT id FROM locked WHERE id = @target),
+		changed AS (` + change + `
+	SELECT (SELECT count(*) FROM me) AS viewer_found, (SELECT count(*) FROM changed) AS changed,
+		u.follower_count + up.followers ` + sign + ` (SELECT count(*) FROM changed) AS count
+	FROM ` + usersExact + ` WHERE u.id = (SELECT id FROM target)`
+}
+
+// Set makes viewer follow target (follow true) or not, and returns target's exact follower
+// count as of that change, in ONE statement (followStatement). It is a set operation:
+// following twice keeps one row. The trigger on follows appends counter deltas and locks no
+// user's row, so many users following one celebrity do not wait for each other. A missing
+// target is NotFound (no row: it was not found or locked); when the statement changed nothing
+// the count is read again after it, as in Likes.Set.
 func (s *Follows) Set(ctx context.Context, viewer, target int32, follow bool) (followerCount int32, err error) {
-	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		// Both users, in id order (the lock order, locks.go; count_follows locks them the
-		// same way): the trigger moves both users' counters. Finding the target here answers
-		// 404 for a missing user before any write.
-		found, err := lockUsers(tx, viewer, userLocks{}.need(viewer, noKeyUpdate).need(target, noKeyUpdate))
-		if err != nil {
-			return err
-		}
-		if !found[target] {
-			return errUserNotFound
-		}
-		// The followed user's notification lives exactly as long as the follow row.
-		if follow {
-			if err := tx.Exec(`INSERT INTO follows (follower_id, following_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, viewer, target).Error; err != nil {
-				return err
-			}
-			if err := notifyOnce(tx, target, viewer, models.NotifyFollow, nil, nil); err != nil {
-				return err
-			}
-		} else {
-			if err := tx.Exec(`DELETE FROM follows WHERE follower_id = ? AND following_id = ?`, viewer, target).Error; err != nil {
-				return err
-			}
-			if err := tx.Exec(`DELETE FROM notifications WHERE actor_id = ? AND type = 'follow' AND user_id = ?`, viewer, target).Error; err != nil {
-				return err
-			}
-		}
-		return tx.Raw(`SELECT follower_count FROM users WHERE id = ?`, target).Scan(&followerCount).Error
-	})
-	err = translate(err)
-	if errs.Is(err, errs.KindNotFound) { // also a foreign key failing: the user went meanwhile
+	count, err := runSetStatement(ctx, s.db, followStatement(follow), map[string]any{"viewer": viewer, "target": target},
+		`SELECT u.follower_count + up.followers FROM `+usersExact+` WHERE u.id = ?`, target)
+	if errs.Is(err, errs.KindNotFound) {
 		return 0, errUserNotFound
 	}
-	return followerCount, err
+	return count, err
 }
 
 // Followers is a page of who follows user id, newest follow first.

@@ -168,7 +168,7 @@ func (s *Hashtags) Videos(ctx context.Context, viewer int32, name, sort string, 
 	}
 	req.Page = 0 // cursor pages only
 	spec := listSpec{columns: videoColumns,
-		from:  "video_hashtags vh JOIN videos v ON v.id = vh.video_id JOIN users u ON u.id = v.user_id",
+		from:  "video_hashtags vh JOIN videos v ON v.id = vh.video_id JOIN users u ON u.id = v.user_id" + videoPending,
 		where: "vh.hashtag_id = ? AND " + readyOnly, args: []any{h.ID}}
 	switch sort {
 	case TagTrending:

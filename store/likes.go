@@ -16,98 +16,113 @@ type Likes struct {
 	media MediaURLs
 }
 
-// LikeTarget is something a user can like: its join table's statements and what a missing
-// one is called.
+// LikeTarget is something a user can like (or bookmark): its join table, how its count is
+// read, and the notification of its author. Set builds one statement of these parts.
 type LikeTarget struct {
-	insert, del, count string
-	// author selects the user whose counters the like's trigger moves besides the item's
-	// ("" when it moves none): the video's author, whose likeCount counts likes received.
-	author   string
-	notFound error
-	// notify tells the item's author of the like (args: liker, item, liker; none for one's
-	// own item); unnotify takes it back on unlike (args: liker, item). They run right after
-	// the like's insert or delete, in its transaction, so the notification lives exactly as
-	// long as the like. Empty for an item nobody is told about (a bookmark).
+	// table is the join table; column its item column.
+	table, column string
+	// from is the item's table with its pending counter deltas (counters.go), key its id
+	// column and count the item's exact count (the stored column plus the pending deltas).
+	from, key, count string
+	notFound         error
+	// notify tells the item's author of the like, unnotify takes it back: each a data-modifying
+	// statement of Set's, reading the acting user from me (never to oneself: the join excludes
+	// the author). Empty for an item nobody is told about (a bookmark). They run in the like's
+	// statement, so the notification lives exactly as long as the like.
 	notify, unnotify string
 }
 
 // The two things a user can like.
 var (
 	VideoLikes = LikeTarget{
-		insert:   `INSERT INTO video_likes (user_id, video_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-		del:      `DELETE FROM video_likes WHERE user_id = ? AND video_id = ?`,
-		count:    `SELECT like_count FROM videos WHERE id = ?`,
-		author:   `SELECT user_id FROM videos WHERE id = ?`,
+		table: "video_likes", column: "video_id",
+		from: "videos v" + videoPending, key: "v.id", count: "v.like_count + vp.likes",
 		notFound: errVideoNotFound,
 		notify: `INSERT INTO notifications (user_id, actor_id, type, video_id)
-			SELECT user_id, ?, 'like', id FROM videos WHERE id = ? AND user_id <> ? ON CONFLICT DO NOTHING`,
-		unnotify: `DELETE FROM notifications WHERE actor_id = ? AND type = 'like' AND video_id = ?`}
+			SELECT v.user_id, me.id, 'like', v.id FROM me JOIN videos v ON v.id = @item AND v.user_id <> me.id ON CONFLICT DO NOTHING`,
+		unnotify: `DELETE FROM notifications WHERE actor_id = @viewer AND type = 'like' AND video_id = @item`}
 	CommentLikes = LikeTarget{
-		insert:   `INSERT INTO comment_likes (user_id, comment_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-		del:      `DELETE FROM comment_likes WHERE user_id = ? AND comment_id = ?`,
-		count:    `SELECT like_count FROM comments WHERE id = ?`,
+		table: "comment_likes", column: "comment_id",
+		from: "comments c" + commentPending, key: "c.id", count: "c.like_count + cp.likes",
 		notFound: errCommentNotFound,
 		notify: `INSERT INTO notifications (user_id, actor_id, type, video_id, comment_id)
-			SELECT user_id, ?, 'comment_like', video_id, id FROM comments WHERE id = ? AND user_id <> ? ON CONFLICT DO NOTHING`,
-		unnotify: `DELETE FROM notifications WHERE actor_id = ? AND type = 'comment_like' AND comment_id = ?`}
+			SELECT c.user_id, me.id, 'comment_like', c.video_id, c.id FROM me JOIN comments c ON c.id = @item AND c.user_id <> me.id ON CONFLICT DO NOTHING`,
+		unnotify: `DELETE FROM notifications WHERE actor_id = @viewer AND type = 'comment_like' AND comment_id = @item`}
 )
 
-// Set adds (like true) or removes viewer's like of t's item id in one transaction and returns
-// the item's like count as of that change (read in the same transaction, so it includes it),
-// and adds or removes the author's notification of it in the same transaction.
-// Likes are a set: liking twice keeps one row; the table's trigger moves the counters. A
-// missing item is NotFound: the insert fails its foreign key, or the count finds no row.
+// setStatement is the one statement of Set: it keeps the acting user's row (FOR KEY SHARE: a
+// deletion of the account waits, and a deleted account is seen), adds or removes the join row
+// and the notification, and reads the item's exact count. The count is read in the
+// statement's snapshot, which cannot see the row the statement itself adds or removes (nor
+// the delta its trigger appends at the statement's end), so the change is added to it.
+func (t LikeTarget) setStatement(like bool) string {
+	change := `INSERT INTO ` + t.table + ` (user_id, ` + t.column + `) SELECT id, @item FROM me ON CONFLICT DO NOTHING RETURNING 1`
+	tell, sign := t.notify, "+"
+	if !like {
+		change = `DELETE FROM ` + t.table + ` WHERE user_id = (SELECT id FROM me) AND ` + t.column + ` = @item RETURNING 1`
+		tell, sign = t.unnotify, "-"
+	}
+	sql := `WITH me AS (SELECT id FROM users WHERE id = @viewer FOR KEY SHARE), changed AS (` + change + `)`
+	if tell != "" {
+		sql += `, told AS (` + tell + `)`
+	}
+	return sql + ` SELECT (SELECT count(*) FROM me) AS viewer_found, (SELECT count(*) FROM changed) AS changed,
+		` + t.count + ` ` + sign + ` (SELECT count(*) FROM changed) AS count
+		FROM ` + t.from + ` WHERE ` + t.key + ` = @item`
+}
+
+// Set adds (like true) or removes viewer's like of t's item id and returns the item's exact
+// like count as of that change, in ONE statement (setStatement) with no transaction around it:
+// the like, its notification and the count commit together or not at all. Likes are a set:
+// liking twice keeps one row. A missing item is NotFound: the insert fails its foreign key, or
+// the count finds no row.
 //
-// The users come first (the lock order, locks.go): the liker, who must stay, and the video's
-// author, whose counter the trigger moves after the video's. The author never changes, so it
-// is read without a lock; a video deleted meanwhile fails the insert's foreign key.
+// No counter row is locked: the table's trigger appends a counter delta (database,
+// 202611300060), so concurrent likes of one video, or of one author's videos, do not wait for
+// each other. When the statement changed nothing (a repeated like, or a twin request's
+// change committed first), the count is read again, after it, so that it shows that change.
 func (s *Likes) Set(ctx context.Context, t LikeTarget, viewer, id int32, like bool) (int32, error) {
-	var counts []int32
-	err := transact(ctx, s.db, func(tx *gorm.DB) error {
-		counts = counts[:0]
-		locks := userLocks{}.need(viewer, keyShare)
-		if t.author != "" {
-			var authors []int32
-			if err := tx.Raw(t.author, id).Scan(&authors).Error; err != nil {
-				return err
-			}
-			if len(authors) == 0 {
-				return t.notFound
-			}
-			locks.need(authors[0], noKeyUpdate)
-		}
-		if _, err := lockUsers(tx, viewer, locks); err != nil {
-			return err
-		}
-		if like {
-			if err := tx.Exec(t.insert, viewer, id).Error; err != nil {
-				return err
-			}
-			if t.notify != "" {
-				if err := tx.Exec(t.notify, viewer, id, viewer).Error; err != nil {
-					return err
-				}
-			}
-		} else {
-			if err := tx.Exec(t.del, viewer, id).Error; err != nil {
-				return err
-			}
-			if t.unnotify != "" {
-				if err := tx.Exec(t.unnotify, viewer, id).Error; err != nil {
-					return err
-				}
-			}
-		}
-		return tx.Raw(t.count, id).Scan(&counts).Error
-	})
-	err = translate(err)
-	if errs.Is(err, errs.KindNotFound) || (err == nil && len(counts) == 0) {
+	count, err := runSetStatement(ctx, s.db, t.setStatement(like), map[string]any{"viewer": viewer, "item": id},
+		`SELECT `+t.count+` FROM `+t.from+` WHERE `+t.key+` = ?`, id)
+	if errs.Is(err, errs.KindNotFound) {
 		return 0, t.notFound
 	}
-	if err != nil {
-		return 0, err
+	return count, err
+}
+
+// setAnswer is the row a set statement (Likes.Set, Follows.Set) answers: whether the acting
+// user was found, how many rows it changed, and the item's count as of that change.
+type setAnswer struct {
+	ViewerFound int64
+	Changed     int64
+	Count       int32
+}
+
+// runSetStatement runs a set statement (retried on a deadlock) and returns the count it read.
+// When it changed nothing, the count is read again by recount (with arg) after it, so that a
+// repeat shows the change made before it, also by a twin request that committed first. No row
+// (the item is missing, or a foreign key failed: it went meanwhile) is NotFound; a missing
+// acting user, errViewerGone.
+func runSetStatement(ctx context.Context, db *gorm.DB, sql string, args map[string]any, recount string, arg any) (int32, error) {
+	var rows []setAnswer
+	err := retriedStatement(ctx, db, func(db *gorm.DB) error { return db.Raw(sql, args).Scan(&rows).Error })
+	if err == nil && len(rows) == 1 && rows[0].ViewerFound == 1 && rows[0].Changed == 0 {
+		var counts []int32
+		err = db.WithContext(ctx).Raw(recount, arg).Scan(&counts).Error
+		if err == nil && len(counts) == 1 {
+			rows[0].Count = counts[0]
+		}
 	}
-	return counts[0], nil
+	err = translate(err)
+	switch {
+	case err != nil:
+		return 0, err
+	case len(rows) == 0:
+		return 0, errs.NotFound("not found")
+	case rows[0].ViewerFound == 0:
+		return 0, errViewerGone
+	}
+	return rows[0].Count, nil
 }
 
 // VideoLikers is a page of who liked video id, newest like first, keyset on the like's

@@ -30,11 +30,13 @@ import (
 // like's trigger wanted the author's row. PostgreSQL breaks a deadlock only after
 // deadlock_timeout (1 s) by failing one side, and in a storm Transact's retries ran out (503).
 //
-// The counter triggers (database/migrations.go) lock as they go: count_video_likes the video,
-// then its author; count_follows both users in id order; count_videos and count_comments one
-// row each. The store takes those rows first, in the order above, so when a trigger asks for
-// them this transaction already holds them; writers outside the API (psql, a Prisma client)
-// only get the triggers' own order, and PostgreSQL's deadlock detection.
+// The counter triggers (database, 202611300060) lock no counted row: they append counter
+// deltas, and the folder (Counters.Fold) takes the counted rows in this same order (users,
+// videos, comments, each in id order) with SKIP LOCKED, so it never waits for a write and a
+// write never waits for it longer than one fold. So a like takes the liker's row alone (FOR KEY
+// SHARE), and a follow both users' rows at that strength: concurrent likes of one video or one
+// author, and follows of one user, do not wait for each other. Writers outside the API (psql,
+// a Prisma client) get the same triggers.
 //
 // The acting user's lock is also how a write learns that its author was deleted while it ran:
 // the row is gone, and the write answers errViewerGone (401 token_revoked, as the next request

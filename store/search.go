@@ -530,7 +530,7 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 				}
 				return `SELECT ` + videoColumns + ` FROM (SELECT w.id FROM (` + strings.Join(walks, " UNION ALL ") + `) w
 						ORDER BY w.trending_score DESC, w.id DESC LIMIT ?) p
-					JOIN videos v ON v.id = p.id JOIN users u ON u.id = v.user_id
+					JOIN videos v ON v.id = p.id JOIN users u ON u.id = v.user_id` + videoPending + `
 					ORDER BY v.trending_score DESC, v.id DESC`, append(args, limit)
 			}}
 		var err error

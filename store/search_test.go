@@ -54,10 +54,19 @@ func captioned(t testing.TB, owner int32, caption, sound string) int32 {
 	return v.ID
 }
 
+// like adds n likes to video and folds them into its stored counters, where the ranks read
+// them (trending_score ranks by the stored columns: a fold interval behind at most).
 func like(t testing.TB, video int32, n int) {
 	t.Helper()
 	for _, u := range newUsers(t, "liker", n) {
 		must(t, db.Exec(`INSERT INTO video_likes (user_id, video_id) VALUES (?, ?)`, u, video).Error)
+	}
+	for {
+		folded, err := store.New(db).FoldCounterDeltas(ctx, 1000)
+		must(t, err)
+		if folded == 0 {
+			return
+		}
 	}
 }
 

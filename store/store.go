@@ -119,9 +119,24 @@ func transact(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) erro
 	if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); inTx {
 		return db.WithContext(ctx).Transaction(fn)
 	}
+	return retried(ctx, func() error { return db.WithContext(ctx).Transaction(fn) })
+}
+
+// retriedStatement runs one statement of the store's with retries as transact does (once in a
+// caller's transaction, where only the outer Transact can retry).
+func retriedStatement(ctx context.Context, db *gorm.DB, run func(db *gorm.DB) error) error {
+	if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); inTx {
+		return run(db.WithContext(ctx))
+	}
+	return retried(ctx, func() error { return run(db.WithContext(ctx)) })
+}
+
+// retried runs run (a transaction, or one statement outside any) up to three times while it
+// fails with a deadlock or a serialization failure, as transact does.
+func retried(ctx context.Context, run func() error) error {
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		err = db.WithContext(ctx).Transaction(fn)
+		err = run()
 		if !isRetryable(err) {
 			return err
 		}

@@ -66,7 +66,8 @@ func (s *Users) ByLogin(ctx context.Context, field, login string) (*models.User,
 		return nil, errs.Internal(fmt.Errorf("ByLogin: %q is not a login field", field))
 	}
 	var users []models.User
-	if err := s.db.WithContext(ctx).Where("lower("+field+") = lower(?)", login).Limit(1).Find(&users).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+userColumns+` FROM `+usersExact+` WHERE lower(u.`+field+`) = lower(?) LIMIT 1`, login).
+		Scan(&users).Error; err != nil {
 		return nil, translate(err)
 	}
 	if len(users) == 0 {
@@ -82,7 +83,7 @@ func (s *Users) Get(ctx context.Context, id int32) (*models.User, error) {
 
 func getUser(ctx context.Context, db *gorm.DB, id int32) (*models.User, error) {
 	var users []models.User
-	if err := db.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&users).Error; err != nil {
+	if err := db.WithContext(ctx).Raw(`SELECT `+userColumns+` FROM `+usersExact+` WHERE u.id = ?`, id).Scan(&users).Error; err != nil {
 		return nil, translate(err)
 	}
 	if len(users) == 0 {
@@ -146,14 +147,15 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // filtering on the prefix (a common prefix) or ORs the users_*_pattern_idx matches and
 // sorts those few (a rare one); both are index reads at any table size.
 func (s *Users) List(ctx context.Context, viewer int32, search string, limit, page int) ([]UserListItem, error) {
-	q := s.reads.WithContext(ctx).Model(&models.User{})
+	where, args := "", []any{}
 	if search != "" {
 		// lower(x) LIKE 'p%' matches the users_*_pattern_idx indexes (text_pattern_ops).
 		pattern := likeEscaper.Replace(strings.ToLower(search)) + "%"
-		q = q.Where("lower(username) LIKE ? OR lower(name) LIKE ?", pattern, pattern)
+		where, args = ` WHERE lower(u.username) LIKE ? OR lower(u.name) LIKE ?`, []any{pattern, pattern}
 	}
 	var users []models.User
-	if err := q.Order("id DESC").Limit(limit).Offset((page - 1) * limit).Find(&users).Error; err != nil {
+	if err := s.reads.WithContext(ctx).Raw(`SELECT `+userColumns+` FROM `+usersExact+where+` ORDER BY u.id DESC LIMIT ? OFFSET ?`,
+		append(args, limit, (page-1)*limit)...).Scan(&users).Error; err != nil {
 		return nil, translate(err)
 	}
 	ids := make([]int32, len(users))
@@ -291,8 +293,8 @@ func (s *Users) UpdateProfile(ctx context.Context, id int32, p ProfileUpdate) (o
 				return err
 			}
 		}
-		after = &models.User{}
-		return tx.First(after, id).Error
+		after, err = getUser(ctx, tx, id)
+		return err
 	})
 	if err != nil {
 		return nil, nil, translate(err)

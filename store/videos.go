@@ -21,14 +21,16 @@ type Videos struct {
 
 var errVideoNotFound = errs.NotFound("Video not found")
 
-// videoColumns are the columns of a video row joined with its author (alias u). Every video
+// videoColumns are the columns of a video row joined with its author (alias u) and its
+// pending counter deltas (alias vp, videoPending: the counts are exact). Every video
 // query selects exactly these, in this order, for scanVideos to scan.
 const videoColumns = `v.id, v.user_id, v.caption, v.video_url, v.thumbnail_url, v.audio_name, v.views,
-	v.created_at, v.updated_at, v.like_count, v.comment_count, v.bookmark_count, v.trending_score,
+	v.created_at, v.updated_at, v.like_count + vp.likes AS like_count, v.comment_count + vp.comments AS comment_count,
+	v.bookmark_count + vp.bookmarks AS bookmark_count, v.trending_score,
 	v.status, v.status_reason, v.duration, v.width, v.height,
 	u.username AS author_username, u.name AS author_name, u.avatar AS author_avatar`
 
-const videosWithAuthor = "videos v JOIN users u ON u.id = v.user_id"
+const videosWithAuthor = "videos v JOIN users u ON u.id = v.user_id" + videoPending
 
 // readyOnly is the condition of every public list (API.md, "Media processing"): a video still
 // processing, or failed, is seen by its owner only. Almost every row is ready, so the lists
@@ -182,7 +184,7 @@ func (s *Videos) LikedBy(ctx context.Context, viewer, id int32, req PageRequest)
 	}
 	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: keyset{first: "l.created_at", second: "l.video_id"},
 		columns: videoColumns,
-		from:    "video_likes l JOIN videos v ON v.id = l.video_id JOIN users u ON u.id = v.user_id",
+		from:    "video_likes l JOIN videos v ON v.id = l.video_id JOIN users u ON u.id = v.user_id" + videoPending,
 		where:   "l.user_id = ? AND " + readyOnly, args: []any{id},
 		resolve: func(ctx context.Context, videoID int32) (position, bool, error) {
 			var at []time.Time
@@ -210,14 +212,17 @@ func (s *Videos) Following(ctx context.Context, viewer int32, req PageRequest) (
 			if keyset != "" {
 				keyset = " AND " + keyset
 			}
+			// The page is chosen first; its authors and pending counter deltas are joined to
+			// its rows only, not to every followed author's candidates.
 			return `SELECT ` + videoColumns + `, v.created_at AS sort_at
-				FROM follows f
-				CROSS JOIN LATERAL (
-					SELECT * FROM videos v WHERE v.user_id = f.following_id AND ` + readyOnly + keyset + `
+				FROM (SELECT v.* FROM follows f
+					CROSS JOIN LATERAL (
+						SELECT * FROM videos v WHERE v.user_id = f.following_id AND ` + readyOnly + keyset + `
+						ORDER BY v.created_at DESC, v.id DESC LIMIT ?) v
+					WHERE f.follower_id = ?
 					ORDER BY v.created_at DESC, v.id DESC LIMIT ?) v
-				JOIN users u ON u.id = v.user_id
-				WHERE f.follower_id = ?
-				ORDER BY v.created_at DESC, v.id DESC LIMIT ?`, append(args, limit, viewer, limit)
+				JOIN users u ON u.id = v.user_id` + videoPending + `
+				ORDER BY v.created_at DESC, v.id DESC`, append(args, limit, viewer, limit)
 		}}, req)
 }
 
@@ -254,12 +259,12 @@ func (s *Videos) Exists(ctx context.Context, id int32) error {
 // Create inserts v for its author (ID and timestamps are filled in), with the hashtags of its
 // caption and the notifications of its mentions, and reads it back as the author sees it, in one transaction: the answer is the video as committed, even when the
 // author's account deletion removes it a moment later. The author's row is locked first (the
-// lock order, locks.go; the count_videos trigger moves its counters): an author deleted
-// meanwhile is errViewerGone, not a failed foreign key.
+// lock order, locks.go; FOR KEY SHARE: the count_videos trigger only appends a counter delta):
+// an author deleted meanwhile is errViewerGone, not a failed foreign key.
 func (s *Videos) Create(ctx context.Context, v *models.Video) (VideoView, error) {
 	var view VideoView
 	err := transact(ctx, s.db, func(tx *gorm.DB) error {
-		if _, err := lockUsers(tx, v.UserID, userLocks{}.need(v.UserID, noKeyUpdate)); err != nil {
+		if _, err := lockUsers(tx, v.UserID, userLocks{}.need(v.UserID, keyShare)); err != nil {
 			return err
 		}
 		v.ID = 0 // a retried attempt inserts afresh
@@ -327,11 +332,11 @@ func (s *Videos) Update(ctx context.Context, viewer, id int32, u VideoUpdate) er
 // Delete removes video id if viewer owns it (Forbidden otherwise). Likes, comments and its
 // hashtag rows go by cascade and the triggers settle the author's and the tags' counters. It returns the video's stored files
 // (URLs and storage paths), for the caller to delete after the commit, so a rolled-back delete never loses one.
-// The viewer's row is locked before the video's (the lock order, locks.go): count_videos moves
-// the author's counters after the video row is gone.
+// The viewer's row is locked before the video's (the lock order, locks.go); count_videos
+// appends the author's counter delta after the video row is gone.
 func (s *Videos) Delete(ctx context.Context, viewer, id int32) (files []StoredFile, err error) {
 	err = transact(ctx, s.db, func(tx *gorm.DB) error {
-		if _, err := lockUsers(tx, viewer, userLocks{}.need(viewer, noKeyUpdate)); err != nil {
+		if _, err := lockUsers(tx, viewer, userLocks{}.need(viewer, keyShare)); err != nil {
 			return err
 		}
 		video, err := lockVideo(tx, id)
