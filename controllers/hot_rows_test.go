@@ -148,8 +148,9 @@ func TestHotRowsStayExactThroughTheAPI(t *testing.T) {
 }
 
 // TestALikeIsOneStatement: a like, an unlike, a repeated like, a follow and a bookmark each
-// run ONE statement after the token check (no transaction, no counter row locked), and a
-// repeated like one more, to read a count that shows the earlier like.
+// run ONE statement after the token check (no transaction, no counter row locked); one that
+// notified someone announces it after its commit (a second, tiny statement), and a repeated
+// like reads its count again, to show the earlier like.
 func TestALikeIsOneStatement(t *testing.T) {
 	recording, rec := testdb.Recording(db)
 	api := apitest.New(t, recording)
@@ -159,10 +160,10 @@ func TestALikeIsOneStatement(t *testing.T) {
 		method, path string
 		want         int
 	}{
-		{"POST", path("/api/videos/%d/like", v.ID), 1 + 1},
-		{"POST", path("/api/videos/%d/like", v.ID), 1 + 2}, // nothing changed: the count is read again
-		{"DELETE", path("/api/videos/%d/like", v.ID), 1 + 1},
-		{"POST", path("/api/users/%d/follow", author.ID), 1 + 1},
+		{"POST", path("/api/videos/%d/like", v.ID), 1 + 2},   // the like, its announcement
+		{"POST", path("/api/videos/%d/like", v.ID), 1 + 2},   // nothing changed: the count is read again
+		{"DELETE", path("/api/videos/%d/like", v.ID), 1 + 1}, // nothing to announce
+		{"POST", path("/api/users/%d/follow", author.ID), 1 + 2},
 		{"POST", path("/api/videos/%d/bookmark", v.ID), 1 + 1},
 	} {
 		rec.Take()

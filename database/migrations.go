@@ -34,6 +34,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "202611300051_search_similar_paths", Migrate: addSearchSimilarPaths, Rollback: dropSearchSimilarPaths},
 		{ID: "202611300052_search_similar_window", Migrate: addSearchSimilarWindow, Rollback: dropSearchSimilarWindow},
 		{ID: "202611300060_counter_deltas", Migrate: addCounterDeltas, Rollback: dropCounterDeltas},
+		{ID: "202611300061_announce_after_commit", Migrate: addAnnounceAfterCommit, Rollback: dropAnnounceAfterCommit},
 	}
 }
 

@@ -147,6 +147,14 @@ func dropCommentReplies(tx *gorm.DB) error {
 // NotificationChannel is the LISTEN/NOTIFY channel of new notifications.
 const NotificationChannel = "tiktok_notifications"
 
+// announceFunction is the trigger function of 202611300021: NOTIFY of every new notification.
+const announceFunction = `CREATE OR REPLACE FUNCTION notifications_announce() RETURNS trigger LANGUAGE plpgsql AS $fn$
+		BEGIN
+			PERFORM pg_notify('` + NotificationChannel + `', NEW.id || ':' || NEW.user_id);
+			RETURN NULL;
+		END
+		$fn$`
+
 func addNotifications(tx *gorm.DB) error {
 	return execAll(tx,
 		`CREATE TABLE IF NOT EXISTS notifications (
@@ -180,12 +188,7 @@ func addNotifications(tx *gorm.DB) error {
 		`CREATE INDEX IF NOT EXISTS notifications_actor_id_idx ON notifications (actor_id)`,
 		`CREATE INDEX IF NOT EXISTS notifications_video_id_idx ON notifications (video_id) WHERE video_id IS NOT NULL`,
 		`CREATE INDEX IF NOT EXISTS notifications_comment_id_idx ON notifications (comment_id) WHERE comment_id IS NOT NULL`,
-		`CREATE OR REPLACE FUNCTION notifications_announce() RETURNS trigger LANGUAGE plpgsql AS $fn$
-		BEGIN
-			PERFORM pg_notify('`+NotificationChannel+`', NEW.id || ':' || NEW.user_id);
-			RETURN NULL;
-		END
-		$fn$`,
+		announceFunction,
 		`DROP TRIGGER IF EXISTS notifications_announce ON notifications`,
 		`CREATE TRIGGER notifications_announce AFTER INSERT ON notifications FOR EACH ROW EXECUTE FUNCTION notifications_announce()`,
 		`CREATE TABLE IF NOT EXISTS notification_tickets (

@@ -23,11 +23,13 @@ type Follows struct {
 // users' rows (FOR KEY SHARE, in id order: a deletion of either waits, and a deleted one is
 // seen), adds or removes the follow and its notification, and reads the target's exact
 // follower count, plus the change the statement's snapshot cannot see (as Likes.Set does).
-func followStatement(follow bool) string {
+// With later, the new notification is announced by the caller after the commit.
+func followStatement(follow, later bool) string {
+	later = later && follow
 	change := `INSERT INTO follows (follower_id, following_id) SELECT me.id, target.id FROM me, target
 			ON CONFLICT DO NOTHING RETURNING 1),
 		told AS (INSERT INTO notifications (user_id, actor_id, type)
-			SELECT target.id, me.id, 'follow' FROM me, target WHERE target.id <> me.id ON CONFLICT DO NOTHING)`
+			SELECT target.id, me.id, 'follow' FROM me, target WHERE target.id <> me.id ON CONFLICT DO NOTHING` + announcedBy(later) + `)`
 	sign := "+"
 	if !follow {
 		change = `DELETE FROM follows WHERE follower_id = (SELECT id FROM me) AND following_id = (SELECT id FROM target)
@@ -38,9 +40,9 @@ func followStatement(follow bool) string {
 	return `WITH locked AS (SELECT id FROM users WHERE id IN (@viewer, @target) ORDER BY id FOR KEY SHARE),
 		me AS (SELECT id FROM locked WHERE id = @viewer),
 		target AS (SELECT id FROM locked WHERE id = @target),
-		changed AS (` + change + `
+		changed AS (` + change + announceLater(later) + `
 	SELECT (SELECT count(*) FROM me) AS viewer_found, (SELECT count(*) FROM changed) AS changed,
-		u.follower_count + up.followers ` + sign + ` (SELECT count(*) FROM changed) AS count
+		u.follower_count + up.followers ` + sign + ` (SELECT count(*) FROM changed) AS count` + announceColumn(later) + `
 	FROM ` + usersExact + ` WHERE u.id = (SELECT id FROM target)`
 }
 
@@ -51,7 +53,8 @@ func followStatement(follow bool) string {
 // target is NotFound (no row: it was not found or locked); when the statement changed nothing
 // the count is read again after it, as in Likes.Set.
 func (s *Follows) Set(ctx context.Context, viewer, target int32, follow bool) (followerCount int32, err error) {
-	count, err := runSetStatement(ctx, s.db, followStatement(follow), map[string]any{"viewer": viewer, "target": target},
+	build := func(later bool) string { return followStatement(follow, later) }
+	count, err := runSetStatement(ctx, s.db, build, map[string]any{"viewer": viewer, "target": target},
 		`SELECT u.follower_count + up.followers FROM `+usersExact+` WHERE u.id = ?`, target)
 	if errs.Is(err, errs.KindNotFound) {
 		return 0, errUserNotFound

@@ -54,20 +54,22 @@ var (
 // deletion of the account waits, and a deleted account is seen), adds or removes the join row
 // and the notification, and reads the item's exact count. The count is read in the
 // statement's snapshot, which cannot see the row the statement itself adds or removes (nor
-// the delta its trigger appends at the statement's end), so the change is added to it.
-func (t LikeTarget) setStatement(like bool) string {
+// the delta its trigger appends at the statement's end), so the change is added to it. With
+// later, the new notification is announced by the caller after the commit (announceLater).
+func (t LikeTarget) setStatement(like, later bool) string {
 	change := `INSERT INTO ` + t.table + ` (user_id, ` + t.column + `) SELECT id, @item FROM me ON CONFLICT DO NOTHING RETURNING 1`
 	tell, sign := t.notify, "+"
 	if !like {
 		change = `DELETE FROM ` + t.table + ` WHERE user_id = (SELECT id FROM me) AND ` + t.column + ` = @item RETURNING 1`
 		tell, sign = t.unnotify, "-"
 	}
+	later = later && like && tell != ""
 	sql := `WITH me AS (SELECT id FROM users WHERE id = @viewer FOR KEY SHARE), changed AS (` + change + `)`
 	if tell != "" {
-		sql += `, told AS (` + tell + `)`
+		sql += `, told AS (` + tell + announcedBy(later) + `)`
 	}
-	return sql + ` SELECT (SELECT count(*) FROM me) AS viewer_found, (SELECT count(*) FROM changed) AS changed,
-		` + t.count + ` ` + sign + ` (SELECT count(*) FROM changed) AS count
+	return sql + announceLater(later) + ` SELECT (SELECT count(*) FROM me) AS viewer_found, (SELECT count(*) FROM changed) AS changed,
+		` + t.count + ` ` + sign + ` (SELECT count(*) FROM changed) AS count` + announceColumn(later) + `
 		FROM ` + t.from + ` WHERE ` + t.key + ` = @item`
 }
 
@@ -82,47 +84,13 @@ func (t LikeTarget) setStatement(like bool) string {
 // each other. When the statement changed nothing (a repeated like, or a twin request's
 // change committed first), the count is read again, after it, so that it shows that change.
 func (s *Likes) Set(ctx context.Context, t LikeTarget, viewer, id int32, like bool) (int32, error) {
-	count, err := runSetStatement(ctx, s.db, t.setStatement(like), map[string]any{"viewer": viewer, "item": id},
+	build := func(later bool) string { return t.setStatement(like, later) }
+	count, err := runSetStatement(ctx, s.db, build, map[string]any{"viewer": viewer, "item": id},
 		`SELECT `+t.count+` FROM `+t.from+` WHERE `+t.key+` = ?`, id)
 	if errs.Is(err, errs.KindNotFound) {
 		return 0, t.notFound
 	}
 	return count, err
-}
-
-// setAnswer is the row a set statement (Likes.Set, Follows.Set) answers: whether the acting
-// user was found, how many rows it changed, and the item's count as of that change.
-type setAnswer struct {
-	ViewerFound int64
-	Changed     int64
-	Count       int32
-}
-
-// runSetStatement runs a set statement (retried on a deadlock) and returns the count it read.
-// When it changed nothing, the count is read again by recount (with arg) after it, so that a
-// repeat shows the change made before it, also by a twin request that committed first. No row
-// (the item is missing, or a foreign key failed: it went meanwhile) is NotFound; a missing
-// acting user, errViewerGone.
-func runSetStatement(ctx context.Context, db *gorm.DB, sql string, args map[string]any, recount string, arg any) (int32, error) {
-	var rows []setAnswer
-	err := retriedStatement(ctx, db, func(db *gorm.DB) error { return db.Raw(sql, args).Scan(&rows).Error })
-	if err == nil && len(rows) == 1 && rows[0].ViewerFound == 1 && rows[0].Changed == 0 {
-		var counts []int32
-		err = db.WithContext(ctx).Raw(recount, arg).Scan(&counts).Error
-		if err == nil && len(counts) == 1 {
-			rows[0].Count = counts[0]
-		}
-	}
-	err = translate(err)
-	switch {
-	case err != nil:
-		return 0, err
-	case len(rows) == 0:
-		return 0, errs.NotFound("not found")
-	case rows[0].ViewerFound == 0:
-		return 0, errViewerGone
-	}
-	return rows[0].Count, nil
 }
 
 // VideoLikers is a page of who liked video id, newest like first, keyset on the like's
