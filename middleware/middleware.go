@@ -88,6 +88,10 @@ func Logger(log *slog.Logger) gin.HandlerFunc {
 			case status >= 400:
 				level = slog.LevelWarn
 			}
+			// At LOG_LEVEL=warn or above, a request that went well costs no attributes.
+			if !log.Enabled(c.Request.Context(), level) {
+				return
+			}
 			log.LogAttrs(c.Request.Context(), level, "request",
 				slog.String("request_id", RequestID(c)),
 				slog.String("method", methodLabel(c.Request.Method)), // bounded: a made-up method is OTHER
