@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -138,5 +139,61 @@ func TestLoggerAtWarnSkipsRequestsThatWentWell(t *testing.T) {
 	lines := logLines(t, &buf)
 	if len(lines) != 1 || lines[0]["status"] != float64(404) || len(lines[0]["request_id"].(string)) != 32 {
 		t.Fatalf("a 404 at LOG_LEVEL=warn: %v", lines)
+	}
+}
+
+// counts gathers http_requests_total and the observation counts of
+// http_request_duration_seconds, by "method route status".
+func counts(t *testing.T, reg *prometheus.Registry) (requests, observed map[string]float64) {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests, observed = map[string]float64{}, map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			key := labels["method"] + " " + labels["route"] + " " + labels["status"]
+			switch f.GetName() {
+			case "http_requests_total":
+				requests[key] = m.GetCounter().GetValue()
+			case "http_request_duration_seconds":
+				observed[key] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return requests, observed
+}
+
+func TestMetricsCountEveryRequestByItsLabels(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newObservedEngine(slog.New(slog.DiscardHandler), reg)
+	var wg sync.WaitGroup
+	for i := range 200 { // concurrent: the series cache is filled by racing requests
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			serve(e, []string{"/answer/200", "/answer/404", "/answer/500", "/nowhere"}[i%4], "")
+		}()
+	}
+	wg.Wait()
+	req := httptest.NewRequest("BREW", "/answer/200", nil)
+	e.ServeHTTP(httptest.NewRecorder(), req)
+	requests, observed := counts(t, reg)
+	want := map[string]float64{
+		"GET /answer/:status 200": 50, "GET /answer/:status 404": 50, "GET /answer/:status 500": 50,
+		"GET unmatched 404": 50, "OTHER unmatched 404": 1,
+	}
+	if len(requests) != len(want) {
+		t.Errorf("series %v, want %v", requests, want)
+	}
+	for k, n := range want {
+		if requests[k] != n || observed[k] != n {
+			t.Errorf("%s: counted %v, observed %v, want %v", k, requests[k], observed[k], n)
+		}
 	}
 }
