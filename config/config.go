@@ -189,7 +189,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		EmbeddedDir:      r.str("EMBEDDED_PG_DIR", ".data/postgres"),
 		EmbeddedPort:     r.intRange("EMBEDDED_PG_PORT", 55432, 1, 65535),
 		PGBinDir:         r.str("PG_BIN_DIR", ""),
-		DBMaxOpenConns:   r.intRange("DB_MAX_OPEN_CONNS", 20, 1, 10000),
+		DBMaxOpenConns:   r.intRange("DB_MAX_OPEN_CONNS", 12, 1, 10000), // measured on 2 cores: docs/performance.md, "Issue 15"
 		DBConnMaxLife:    r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute),
 		DBConnMaxIdle:    r.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute),
 		DBConnectTimeout: r.duration("DB_CONNECT_TIMEOUT", 30*time.Second),

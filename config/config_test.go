@@ -20,7 +20,7 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 		c.MaxVideoMB != 100 || c.DBConnectTimeout != 30*time.Second || c.RateLoginPerIP != 30 ||
 		c.RateLoginFailsPerAccount != 10 || c.RateRegisterPerIP != 10 || len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "*" ||
 		c.LogFormat != "text" || !c.AutoMigrate || c.MaxJSONBytes != 1<<20 || c.DBMaxIdleConns != c.DBMaxOpenConns ||
-		c.BodyReadTimeout != 10*time.Second || c.UploadReadTimeout != 10*time.Minute {
+		c.BodyReadTimeout != 10*time.Second || c.UploadReadTimeout != 10*time.Minute || c.DBMaxOpenConns != 12 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if !c.JWTSecretGenerated || len(c.JWTSecret) < 32 {
