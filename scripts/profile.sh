@@ -47,14 +47,27 @@ served() { curl -s "$base/metrics" | awk '/^http_requests_total\{/ && !/login/ &
 base_served=$(served)
 while [[ $(served) == "$base_served" ]]; do sleep 0.5; done
 sleep 1
-pool_pids() { psql "$db" -Atc "select pid from pg_stat_activity where application_name='tiktok-go' and datname=current_database() and pid<>pg_backend_pid()"; }
+pgport=$(psql "$db" -Atc "select inet_server_port()")
+# the backends of this server's connections (another server may use the same database and
+# application_name): matched by the client ports of the server's sockets
+pool_pids() {
+  local ports
+  ports=$(ss -Htnp "dport = :$pgport" | grep "pid=$pid," | awk '{n=split($4, a, ":"); print a[n]}' | paste -sd, -)
+  [[ -n $ports ]] && psql "$db" -Atc "select pid from pg_stat_activity where client_port in ($ports)"
+  true
+}
 pg_pids() { pgrep -f '^postgres' || true; }
-# CPU ticks of each pid, "pid ticks" lines; a process that ends within the window loses its
-# share (backends of this pool live as long as the pool keeps them: DB_MAX_IDLE_CONNS)
+# "pid ticks" (user+system CPU) of each pid
 ticks() { local p; for p in "$@"; do [[ -r /proc/$p/stat ]] && awk -v p="$p" '{print p, $14+$15}' "/proc/$p/stat" 2>/dev/null; done; true; }
-# ticks spent between two "pid ticks" lists, over the pids of the second (new ones from 0)
-spent() { awk 'NR==FNR {a[$1]=$2; next} {s += $2 - ($1 in a ? a[$1] : 0)} END {print s+0}' "$1" "$2"; }
+# ticks spent in the window: per pid, the last value seen by the sampler minus its value at the
+# start (0 for a pid born in the window); the sampler reads every half second, so a backend
+# whose connection closes within the window keeps all but its last half second
+spent() { awk 'NR==FNR {a[$1]=$2; next} {if ($2 > m[$1]) m[$1]=$2} END {for (p in m) s += m[p] - (p in a ? a[p] : 0); print s+0}' "$1" "$2"; }
+sample() { while :; do ticks $(pool_pids) >>"$dir/b1"; ticks $(pg_pids) >>"$dir/a1"; sleep 0.5; done; }
 r0=$(served); s0=$(ticks "$pid"); ticks $(pool_pids) >"$dir/b0"; ticks $(pg_pids) >"$dir/a0"; t0=$(date +%s.%N)
+: >"$dir/b1"; : >"$dir/a1"
+sample &
+sampler=$!
 # a binary without PPROF_ADDR (an older one, for an A/B of CPU per request) gives no profiles
 curl -s -o "$out/cpu.pprof" "http://127.0.0.1:$pport/debug/pprof/profile?seconds=$window" &
 c1=$!
@@ -62,7 +75,8 @@ curl -s -o "$out/allocs.pprof" "http://127.0.0.1:$pport/debug/pprof/allocs?secon
 c2=$!
 sleep "$window"
 wait $c1 $c2 || true
-r1=$(served); s1=$(ticks "$pid"); ticks $(pool_pids) >"$dir/b1"; ticks $(pg_pids) >"$dir/a1"; t1=$(date +%s.%N)
+r1=$(served); s1=$(ticks "$pid"); kill $sampler; wait $sampler 2>/dev/null || true
+ticks $(pool_pids) >>"$dir/b1"; ticks $(pg_pids) >>"$dir/a1"; t1=$(date +%s.%N)
 s=$(( ${s1#* } - ${s0#* } )); b=$(spent "$dir/b0" "$dir/b1"); a=$(spent "$dir/a0" "$dir/a1")
 wait "$lt"
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
