@@ -176,6 +176,14 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 		log.Error("cannot build the router", "error", err)
 		return 1
 	}
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			log.Error("cannot listen for the profiles", "pprof_addr", cfg.PprofAddr, "error", err)
+			return 1
+		}
+		defer stopPprof()
+	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
 		log.Error("cannot listen", "port", cfg.Port, "error", err)
@@ -191,6 +199,25 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 	}
 	log.Info("server stopped")
 	return 0
+}
+
+// servePprof serves net/http/pprof on its own listener at addr (PPROF_ADDR), apart from the
+// API's port, until stop is called. No WriteTimeout: a CPU profile or a trace streams for as
+// many seconds as asked (pprof refuses a duration longer than the server's WriteTimeout).
+func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: routes.PprofHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("the profiles' listener stopped", "error", err)
+		}
+	}()
+	log.Warn("serving profiles (net/http/pprof) on PPROF_ADDR; keep it on loopback or a private network",
+		"pprof_addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // logRedis says where the shared rate limits live (never the URL: it may hold a password),

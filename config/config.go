@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -142,6 +143,12 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+
+	// PprofAddr, when set, is the host:port of a second listener that serves net/http/pprof
+	// (PPROF_ADDR; empty: off). It is never the API's listener: profiles reveal the code's
+	// inner workings and a CPU profile costs a core for its duration, so it belongs on
+	// loopback (127.0.0.1:6060) or a private interface.
+	PprofAddr string
 }
 
 // Production reports whether the server runs with APP_ENV=production.
@@ -182,7 +189,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		EmbeddedDir:      r.str("EMBEDDED_PG_DIR", ".data/postgres"),
 		EmbeddedPort:     r.intRange("EMBEDDED_PG_PORT", 55432, 1, 65535),
 		PGBinDir:         r.str("PG_BIN_DIR", ""),
-		DBMaxOpenConns:   r.intRange("DB_MAX_OPEN_CONNS", 20, 1, 10000),
+		DBMaxOpenConns:   r.intRange("DB_MAX_OPEN_CONNS", 12, 1, 10000), // measured on 2 cores: docs/performance.md, "Issue 15"
 		DBConnMaxLife:    r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute),
 		DBConnMaxIdle:    r.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute),
 		DBConnectTimeout: r.duration("DB_CONNECT_TIMEOUT", 30*time.Second),
@@ -248,6 +255,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		r.errs = append(r.errs, &Error{Var: "DATABASE_URL", Reason: "must start with postgres:// or postgresql:// (for example postgres://postgres:postgres@localhost:5432/tiktok?sslmode=disable)"})
 	}
 
+	c.PprofAddr = r.pprofAddr("PPROF_ADDR", c.Port)
 	r.replicas(&c)
 	c.PublicBaseURL = r.publicBaseURL(c.Port)
 
@@ -415,6 +423,26 @@ func (r *reader) publicBaseURL(port int) string {
 		return ""
 	}
 	return strings.TrimRight(v, "/")
+}
+
+// pprofAddr reads PPROF_ADDR: empty (off) or host:port with a port other than the API's, so
+// that the profiles are never served where the API's clients connect.
+func (r *reader) pprofAddr(name string, apiPort int) string {
+	v, ok := r.raw(name)
+	if !ok {
+		return ""
+	}
+	_, portText, err := net.SplitHostPort(v)
+	port, perr := strconv.Atoi(portText)
+	switch {
+	case err != nil || perr != nil || port < 1 || port > 65535:
+		r.fail(name, v, "must be host:port with a port number (for example 127.0.0.1:6060; loopback keeps the profiles off the network)")
+		return ""
+	case port == apiPort:
+		r.fail(name, v, fmt.Sprintf("must not use the API's port (%d): the profiles get their own listener", apiPort))
+		return ""
+	}
+	return v
 }
 
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)

@@ -20,7 +20,7 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 		c.MaxVideoMB != 100 || c.DBConnectTimeout != 30*time.Second || c.RateLoginPerIP != 30 ||
 		c.RateLoginFailsPerAccount != 10 || c.RateRegisterPerIP != 10 || len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "*" ||
 		c.LogFormat != "text" || !c.AutoMigrate || c.MaxJSONBytes != 1<<20 || c.DBMaxIdleConns != c.DBMaxOpenConns ||
-		c.BodyReadTimeout != 10*time.Second || c.UploadReadTimeout != 10*time.Minute {
+		c.BodyReadTimeout != 10*time.Second || c.UploadReadTimeout != 10*time.Minute || c.DBMaxOpenConns != 12 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if !c.JWTSecretGenerated || len(c.JWTSecret) < 32 {
@@ -175,5 +175,33 @@ func TestStorageS3RefusesMissingOrBadSettingsNamingThem(t *testing.T) {
 				t.Fatalf("the error shows the secret key: %v", err)
 			}
 		})
+	}
+}
+
+func TestPprofAddr(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.PprofAddr != "" {
+		t.Fatalf("PPROF_ADDR must default to empty (off), got %q, %v", c.PprofAddr, err)
+	}
+	for _, ok := range []string{"127.0.0.1:6060", "localhost:6061", "[::1]:6060", ":6060"} {
+		c, err := Load(env(map[string]string{"PPROF_ADDR": ok}))
+		if err != nil || c.PprofAddr != ok {
+			t.Errorf("PPROF_ADDR=%q: got %q, %v", ok, c.PprofAddr, err)
+		}
+	}
+	for value, want := range map[string]string{
+		"6060":            "host:port",
+		"127.0.0.1":       "host:port",
+		"127.0.0.1:pprof": "host:port",
+		"127.0.0.1:70000": "host:port",
+		"127.0.0.1:8000":  "API's port",
+	} {
+		_, err := Load(env(map[string]string{"PPROF_ADDR": value}))
+		if err == nil || !strings.Contains(err.Error(), "PPROF_ADDR") || !strings.Contains(err.Error(), want) {
+			t.Errorf("PPROF_ADDR=%q: want an error naming PPROF_ADDR and %q, got %v", value, want, err)
+		}
+	}
+	if _, err := Load(env(map[string]string{"PORT": "9000", "PPROF_ADDR": "127.0.0.1:9000"})); err == nil {
+		t.Error("PPROF_ADDR on PORT's port must be refused")
 	}
 }

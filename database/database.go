@@ -87,7 +87,13 @@ func Open(ctx context.Context, dsn string, pool PoolOptions, connectTimeout time
 
 	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
 		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
-		Logger:  NewGormLogger(log),
+		// GORM wraps each Create, Update and Delete it is given outside a transaction in one
+		// of its own: BEGIN and COMMIT, two more round trips, around a single statement that
+		// is atomic by itself (a login's refresh token, a registration, an upload's ledger
+		// row). The writes of several statements open their transaction explicitly
+		// (db.Transaction), which this does not change.
+		SkipDefaultTransaction: true,
+		Logger:                 NewGormLogger(log),
 		// Constraint names come from the models' tags, matching Prisma's names.
 		DisableForeignKeyConstraintWhenMigrating: false,
 	})

@@ -3,6 +3,7 @@ package middleware
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -18,6 +19,34 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// series caches the counter and the histogram of each label set: WithLabelValues hashes
+	// the three values and looks them up under a lock, for each of the two vectors, and the
+	// status needs a string, all on every request. The keys are those same bounded label
+	// sets, so the cache holds no more than the vectors do.
+	series sync.Map // seriesKey -> *series
+}
+
+type seriesKey struct {
+	method, route string
+	status        int
+}
+
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// seriesFor returns the cached series of a label set, creating them on first use.
+func (m *Metrics) seriesFor(k seriesKey) *series {
+	if s, ok := m.series.Load(k); ok {
+		return s.(*series)
+	}
+	status := strconv.Itoa(k.status)
+	s, _ := m.series.LoadOrStore(k, &series{
+		requests: m.requests.WithLabelValues(k.method, k.route, status),
+		latency:  m.latency.WithLabelValues(k.method, k.route, status),
+	})
+	return s.(*series)
 }
 
 // NewMetrics registers the HTTP metrics on reg.
@@ -54,10 +83,9 @@ func (m *Metrics) Middleware() gin.HandlerFunc {
 			if route == "" {
 				route = "unmatched"
 			}
-			status := strconv.Itoa(c.Writer.Status())
-			method := methodLabel(c.Request.Method)
-			m.requests.WithLabelValues(method, route, status).Inc()
-			m.latency.WithLabelValues(method, route, status).Observe(time.Since(start).Seconds())
+			s := m.seriesFor(seriesKey{method: methodLabel(c.Request.Method), route: route, status: c.Writer.Status()})
+			s.requests.Inc()
+			s.latency.Observe(time.Since(start).Seconds())
 		}()
 		c.Next()
 	}
