@@ -155,7 +155,9 @@ func serve(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger
 	}()
 	// Pending counter deltas are merged into the stored counters every COUNTER_FOLD_INTERVAL
 	// (every instance folds; counts are exact either way).
-	folder := countfold.New(store.New(db).FoldCounterDeltas, countfold.Options{Interval: cfg.CounterFoldInterval, Log: log})
+	counters := store.New(db)
+	folder := countfold.New(counters.FoldCounterDeltas, countfold.Options{Interval: cfg.CounterFoldInterval,
+		Vacuum: counters.VacuumCounterDeltas, Log: log})
 	folder.Start()
 	defer folder.Close()
 	pipeline, queue, err := newMediaPipeline(cfg, db, uploads, cfg.Workers, log)

@@ -7,6 +7,10 @@
 #
 #   scripts/feed-ab.sh DATABASE_URL ROUNDS /path/to/binary-a /path/to/binary-b ...
 #
+# A binary written BINARY@URL runs on database URL instead (a schema change compared side by
+# side: the old binary on a copy of the data with the old schema). Each line also shows the
+# server's peak RSS.
+#
 # Build the binaries first, e.g. the previous commit in a worktree:
 #   git worktree add --detach /tmp/prev HEAD~1 && (cd /tmp/prev && go build -o /tmp/tiktok-prev .)
 #   go build -o /tmp/tiktok-new . && go build -o /tmp/loadtest ./cmd/loadtest
@@ -24,11 +28,13 @@ op=${mix%%=*}
 tick=$(getconf CLK_TCK)
 for round in $(seq "$rounds"); do
   port=18170
-  for bin in "$@"; do
+  for arg in "$@"; do
+    bin=${arg%%@*} url=$db
+    if [ "$bin" != "$arg" ]; then url=${arg#*@}; fi
     port=$((port + 1))
     dir=$(mktemp -d)
     (cd "$dir" && exec env APP_ENV=production JWT_SECRET=feed-ab-secret-feed-ab-secret-0123456 \
-      DATABASE_URL="$db" AUTO_MIGRATE=false RATE_LOGIN_PER_IP=0 RATE_LOGIN_FAILS_PER_ACCOUNT=0 \
+      DATABASE_URL="$url" AUTO_MIGRATE=false RATE_LOGIN_PER_IP=0 RATE_LOGIN_FAILS_PER_ACCOUNT=0 \
       PORT=$port LOG_LEVEL=warn "$bin" >"$dir/log" 2>&1) &
     pid=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
@@ -42,7 +48,8 @@ for round in $(seq "$rounds"); do
     after=$(awk '{print $14+$15}' "/proc/$pid/stat")
     n=$(awk '{print $2}' <<<"$out")
     cpu=$(awk -v t=$((after - before)) -v n="$n" -v hz="$tick" 'BEGIN{printf "%.0f", t / hz * 1e6 / n}')
-    echo "round $round $(basename "$bin") load=$load cpu/req=${cpu}us $out"
+    rss=$(awk '/VmHWM/ {printf "%.0fMB", $2 / 1024}' "/proc/$pid/status")
+    echo "round $round $(basename "$bin") load=$load cpu/req=${cpu}us rss_peak=$rss $out"
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
     rm -rf "$dir"
   done

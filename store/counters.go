@@ -49,3 +49,9 @@ func (s *Store) FoldCounterDeltas(ctx context.Context, batch int) (int64, error)
 	err := s.db.WithContext(ctx).Raw(`SELECT fold_counter_deltas(?)`, batch).Scan(&folded).Error
 	return folded, translate(err)
 }
+
+// VacuumCounterDeltas vacuums the three delta tables (a few pages each), skipping one another
+// session is vacuuming: see countfold.Options.Vacuum.
+func (s *Store) VacuumCounterDeltas(ctx context.Context) error {
+	return translate(s.db.WithContext(ctx).Exec(`VACUUM (SKIP_LOCKED) user_counter_deltas, video_counter_deltas, comment_counter_deltas`).Error)
+}
