@@ -170,16 +170,15 @@ func (s *Comments) Get(ctx context.Context, viewer, id int32) (CommentView, erro
 // that reply's parent, with ReplyToUserID the author of the comment answered. Its parent must
 // exist (NotFound) and be on the same video (Invalid).
 //
-// Locks follow the lock order (locks.go): the author's row, then the video (count_comments
-// moves its count), then the top-level comment (count_replies moves its count). An author
+// Locks follow the lock order (locks.go): the rows of the users its notifications' foreign keys
+// lock (the author, the video's owner, the author answered), FOR KEY SHARE, in id order, before
+// the insert locks the video by its own foreign key. The counting triggers lock nothing (they
+// append counter deltas), so comments on one video do not wait for each other. An author
 // deleted meanwhile is errViewerGone.
 func (s *Comments) Create(ctx context.Context, c *models.Comment) (CommentView, error) {
 	var view CommentView
 	answered := c.ParentID
 	err := translate(transact(ctx, s.db, func(tx *gorm.DB) error {
-		if _, err := lockUsers(tx, c.UserID, userLocks{}.need(c.UserID, keyShare)); err != nil {
-			return err
-		}
 		var replyTo int32
 		if answered != nil {
 			// The parent's video and author never change: read without a lock, then lock the
@@ -205,21 +204,21 @@ func (s *Comments) Create(ctx context.Context, c *models.Comment) (CommentView, 
 			replyTo = parents[0].UserID
 			c.ParentID, c.ReplyToUserID = &top, &replyTo
 		}
+		// The owner never changes: read without a lock. A video deleted meanwhile fails the
+		// insert's foreign key (NotFound).
 		var owners []int32
-		if err := tx.Raw(`SELECT user_id FROM videos WHERE id = ? FOR NO KEY UPDATE`, c.VideoID).Scan(&owners).Error; err != nil {
+		if err := tx.Raw(`SELECT user_id FROM videos WHERE id = ?`, c.VideoID).Scan(&owners).Error; err != nil {
 			return err
 		}
 		if len(owners) == 0 {
 			return errVideoNotFound
 		}
-		if c.ParentID != nil {
-			var tops []int32
-			if err := tx.Raw(`SELECT id FROM comments WHERE id = ? FOR NO KEY UPDATE`, *c.ParentID).Scan(&tops).Error; err != nil {
-				return err
-			}
-			if len(tops) == 0 {
-				return errParentNotFound
-			}
+		locks := userLocks{}.need(c.UserID, keyShare).need(owners[0], keyShare)
+		if replyTo != 0 {
+			locks.need(replyTo, keyShare)
+		}
+		if _, err := lockUsers(tx, c.UserID, locks); err != nil {
+			return err
 		}
 		c.ID = 0 // a retried attempt inserts afresh
 		if err := tx.Create(c).Error; err != nil {

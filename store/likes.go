@@ -25,6 +25,11 @@ type LikeTarget struct {
 	// column and count the item's exact count (the stored column plus the pending deltas).
 	from, key, count string
 	notFound         error
+	// owner selects the item's author (by @item), whose row the notification's foreign key
+	// locks: Set locks it with the liker's, first (the lock order, locks.go), or a deletion of
+	// that account, holding it and waiting for the video, would deadlock with the like holding
+	// the video (its own foreign key) and waiting for it. Empty with no notification.
+	owner string
 	// notify tells the item's author of the like, unnotify takes it back: each a data-modifying
 	// statement of Set's, reading the acting user from me (never to oneself: the join excludes
 	// the author). Empty for an item nobody is told about (a bookmark). They run in the like's
@@ -37,21 +42,22 @@ var (
 	VideoLikes = LikeTarget{
 		table: "video_likes", column: "video_id",
 		from: "videos v" + videoPending, key: "v.id", count: "v.like_count + vp.likes",
-		notFound: errVideoNotFound,
+		notFound: errVideoNotFound, owner: `SELECT user_id FROM videos WHERE id = @item`,
 		notify: `INSERT INTO notifications (user_id, actor_id, type, video_id)
 			SELECT v.user_id, me.id, 'like', v.id FROM me JOIN videos v ON v.id = @item AND v.user_id <> me.id ON CONFLICT DO NOTHING`,
 		unnotify: `DELETE FROM notifications WHERE actor_id = @viewer AND type = 'like' AND video_id = @item`}
 	CommentLikes = LikeTarget{
 		table: "comment_likes", column: "comment_id",
 		from: "comments c" + commentPending, key: "c.id", count: "c.like_count + cp.likes",
-		notFound: errCommentNotFound,
+		notFound: errCommentNotFound, owner: `SELECT user_id FROM comments WHERE id = @item`,
 		notify: `INSERT INTO notifications (user_id, actor_id, type, video_id, comment_id)
 			SELECT c.user_id, me.id, 'comment_like', c.video_id, c.id FROM me JOIN comments c ON c.id = @item AND c.user_id <> me.id ON CONFLICT DO NOTHING`,
 		unnotify: `DELETE FROM notifications WHERE actor_id = @viewer AND type = 'comment_like' AND comment_id = @item`}
 )
 
-// setStatement is the one statement of Set: it keeps the acting user's row (FOR KEY SHARE: a
-// deletion of the account waits, and a deleted account is seen), adds or removes the join row
+// setStatement is the one statement of Set: it keeps the acting user's row and the item
+// author's (FOR KEY SHARE, in id order: a deletion of either account waits, and a deleted
+// acting user is seen), adds or removes the join row
 // and the notification, and reads the item's exact count. The count is read in the
 // statement's snapshot, which cannot see the row the statement itself adds or removes (nor
 // the delta its trigger appends at the statement's end), so the change is added to it. With
@@ -64,7 +70,12 @@ func (t LikeTarget) setStatement(like, later bool) string {
 		tell, sign = t.unnotify, "-"
 	}
 	later = later && like && tell != ""
-	sql := `WITH me AS (SELECT id FROM users WHERE id = @viewer FOR KEY SHARE), changed AS (` + change + `)`
+	users := `@viewer`
+	if t.owner != "" {
+		users += `, (` + t.owner + `)`
+	}
+	sql := `WITH locked AS (SELECT id FROM users WHERE id IN (` + users + `) ORDER BY id FOR KEY SHARE),
+		me AS (SELECT id FROM locked WHERE id = @viewer), changed AS (` + change + `)`
 	if tell != "" {
 		sql += `, told AS (` + tell + announcedBy(later) + `)`
 	}
