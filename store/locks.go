@@ -33,10 +33,13 @@ import (
 // The counter triggers (database, 202611300060) lock no counted row: they append counter
 // deltas, and the folder (Counters.Fold) takes the counted rows in this same order (users,
 // videos, comments, each in id order) with SKIP LOCKED, so it never waits for a write and a
-// write never waits for it longer than one fold. So a like takes the liker's row alone (FOR KEY
-// SHARE), and a follow both users' rows at that strength: concurrent likes of one video or one
-// author, and follows of one user, do not wait for each other. Writers outside the API (psql,
-// a Prisma client) get the same triggers.
+// write never waits for it longer than one fold. So a like takes the liker's and the author's
+// rows FOR KEY SHARE (the author's is what the notification's foreign key locks: taken first, in
+// id order, before the like's own foreign key locks the video), a follow both users' rows, a
+// comment its author's, the video owner's and the answered author's: key-share locks do not
+// conflict with each other, so concurrent likes of one video or one author, comments on one
+// video and follows of one user do not wait for each other. Writers outside the API (psql, a
+// Prisma client) get the same triggers.
 //
 // The acting user's lock is also how a write learns that its author was deleted while it ran:
 // the row is gone, and the write answers errViewerGone (401 token_revoked, as the next request
