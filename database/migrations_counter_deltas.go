@@ -123,54 +123,10 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION count_comment_likes() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-	IF TG_OP IN ('DELETE', 'UPDATE') THEN
-		INSERT INTO comment_counter_deltas (comment_id, likes) SELECT id, -1 FROM comments WHERE id = OLD.comment_id;
-	END IF;
-	IF TG_OP IN ('INSERT', 'UPDATE') THEN
-		INSERT INTO comment_counter_deltas (comment_id, likes) SELECT id, 1 FROM comments WHERE id = NEW.comment_id;
-	END IF;
-	RETURN NULL;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION count_comments() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-	IF TG_OP IN ('DELETE', 'UPDATE') THEN
-		INSERT INTO video_counter_deltas (video_id, comments) SELECT id, -1 FROM videos WHERE id = OLD.video_id;
-	END IF;
-	IF TG_OP IN ('INSERT', 'UPDATE') THEN
-		INSERT INTO video_counter_deltas (video_id, comments) SELECT id, 1 FROM videos WHERE id = NEW.video_id;
-	END IF;
-	RETURN NULL;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION count_replies() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-	IF TG_OP IN ('DELETE', 'UPDATE') AND OLD.parent_id IS NOT NULL THEN
-		INSERT INTO comment_counter_deltas (comment_id, replies) SELECT id, -1 FROM comments WHERE id = OLD.parent_id;
-	END IF;
-	IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.parent_id IS NOT NULL THEN
-		INSERT INTO comment_counter_deltas (comment_id, replies) SELECT id, 1 FROM comments WHERE id = NEW.parent_id;
-	END IF;
-	RETURN NULL;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION count_video_bookmarks() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-	IF TG_OP IN ('DELETE', 'UPDATE') THEN
-		INSERT INTO video_counter_deltas (video_id, bookmarks) SELECT id, -1 FROM videos WHERE id = OLD.video_id;
-	END IF;
-	IF TG_OP IN ('INSERT', 'UPDATE') THEN
-		INSERT INTO video_counter_deltas (video_id, bookmarks) SELECT id, 1 FROM videos WHERE id = NEW.video_id;
-	END IF;
-	RETURN NULL;
-END
-$fn$;
-
+` + deltaTrigger("count_comment_likes", "comment_counter_deltas", "comment_id", "likes", "comments", "comment_id") +
+	deltaTrigger("count_comments", "video_counter_deltas", "video_id", "comments", "videos", "video_id") +
+	deltaTrigger("count_replies", "comment_counter_deltas", "comment_id", "replies", "comments", "parent_id") +
+	deltaTrigger("count_video_bookmarks", "video_counter_deltas", "video_id", "bookmarks", "videos", "video_id") + `
 CREATE OR REPLACE FUNCTION count_follows() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
 	-- No row locks: "A follows B" racing "B follows A" only appends rows.
@@ -238,6 +194,26 @@ BEGIN
 END
 $fn$;
 `
+
+// deltaTrigger is a counting trigger function that appends a delta of column to deltas (keyed
+// by target) for the parent row the counted row points at with key: -1 for the old row, +1
+// for the new one. A parent this transaction is deleting (or a NULL key: a top-level comment
+// has no parent) is not found, and nothing is appended.
+func deltaTrigger(name, deltas, target, column, parent, key string) string {
+	return fmt.Sprintf(`
+CREATE OR REPLACE FUNCTION %[1]s() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+	IF TG_OP IN ('DELETE', 'UPDATE') THEN
+		INSERT INTO %[2]s (%[3]s, %[4]s) SELECT id, -1 FROM %[5]s WHERE id = OLD.%[6]s;
+	END IF;
+	IF TG_OP IN ('INSERT', 'UPDATE') THEN
+		INSERT INTO %[2]s (%[3]s, %[4]s) SELECT id, 1 FROM %[5]s WHERE id = NEW.%[6]s;
+	END IF;
+	RETURN NULL;
+END
+$fn$;
+`, name, deltas, target, column, parent, key)
+}
 
 // foldStep is the statement of fold_counter_deltas for one counted table: lock up to batch of
 // its rows that have deltas, in id order, skipping rows someone holds; delete exactly those
