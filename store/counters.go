@@ -3,7 +3,7 @@ package store
 import "context"
 
 // Exact counters (database, 202611300060_counter_deltas). A counter's stored column lags its
-// rows by the deltas the counting triggers have appended and the folder (Counters.Fold) has
+// rows by the deltas the counting triggers have appended and the folder (FoldCounterDeltas) has
 // not yet merged; in every snapshot
 //
 //	stored column + SUM(pending deltas) = COUNT(*) of its rows.
@@ -42,12 +42,12 @@ const usersExact = `users u` + userPending
 
 // FoldCounterDeltas merges the pending counter deltas of up to batch rows of each counted
 // table (users, videos, comments) into their stored columns, in one statement of its own
-// transaction (fold_counter_deltas, database 202611300060), and reports how many deltas it
-// merged. Any number of instances may run it at once: a row another folder holds is skipped.
+// transaction (fold_counter_deltas, database 202611300060), and reports how many rows it
+// updated. Any number of instances may run it at once: a row another folder holds is skipped.
 func (s *Store) FoldCounterDeltas(ctx context.Context, batch int) (int64, error) {
-	var folded int64
-	err := s.db.WithContext(ctx).Raw(`SELECT fold_counter_deltas(?)`, batch).Scan(&folded).Error
-	return folded, translate(err)
+	var updated int64
+	err := s.db.WithContext(ctx).Raw(`SELECT fold_counter_deltas(?)`, batch).Scan(&updated).Error
+	return updated, translate(err)
 }
 
 // VacuumCounterDeltas vacuums the three delta tables (a few pages each), skipping one another

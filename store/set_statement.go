@@ -62,8 +62,7 @@ func announceColumn(later bool) string {
 // (the item is missing, or a foreign key failed: it went meanwhile) is NotFound; a missing
 // acting user, errViewerGone.
 func runSetStatement(ctx context.Context, db *gorm.DB, build func(later bool) string, args map[string]any, recount string, arg any) (int32, error) {
-	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
-	sql := build(!inTx)
+	sql := build(!inTransaction(db))
 	var rows []setAnswer
 	err := retriedStatement(ctx, db, func(db *gorm.DB) error { return db.Raw(sql, args).Scan(&rows).Error })
 	if err == nil && len(rows) == 1 && rows[0].Announce != nil {

@@ -116,16 +116,22 @@ func (s *Store) Transact(ctx context.Context, fn func(tx *Store) error) error {
 // transaction already (a method of the store Transact hands out), it runs fn once in a
 // savepoint: an aborted transaction can only be retried whole, by the outer Transact.
 func transact(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
-	if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); inTx {
+	if inTransaction(db) {
 		return db.WithContext(ctx).Transaction(fn)
 	}
 	return retried(ctx, func() error { return db.WithContext(ctx).Transaction(fn) })
 }
 
+// inTransaction reports whether db is a caller's transaction (a store Transact handed out).
+func inTransaction(db *gorm.DB) bool {
+	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
+	return inTx
+}
+
 // retriedStatement runs one statement of the store's with retries as transact does (once in a
 // caller's transaction, where only the outer Transact can retry).
 func retriedStatement(ctx context.Context, db *gorm.DB, run func(db *gorm.DB) error) error {
-	if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); inTx {
+	if inTransaction(db) {
 		return run(db.WithContext(ctx))
 	}
 	return retried(ctx, func() error { return run(db.WithContext(ctx)) })
