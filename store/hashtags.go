@@ -159,8 +159,8 @@ func (s *Hashtags) Get(ctx context.Context, name string) (HashtagView, error) {
 // (TagTrending), by keyset cursor. Either order is one range of an index of video_hashtags
 // that leads with the tag ((hashtag_id, created_at DESC, video_id DESC) or (hashtag_id,
 // trending_score DESC, video_id DESC)), joined to the videos and their authors by primary key:
-// the 1,000th page costs what the first does. Two statements for an anonymous caller (the
-// tag, the page), two more for a signed-in one (videoViews).
+// the 1,000th page costs what the first does. Two statements for any caller (the tag, the
+// page with the viewer fields: videoPage).
 func (s *Hashtags) Videos(ctx context.Context, viewer int32, name, sort string, req PageRequest) (HashtagView, Page[VideoView], error) {
 	h, err := s.find(ctx, name)
 	if err != nil {

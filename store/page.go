@@ -85,9 +85,10 @@ type listSpec struct {
 	// is not in this list.
 	resolve func(ctx context.Context, id int32) (p position, ok bool, err error)
 	// statement, when set, writes the page's statement itself, for a list whose keyset
-	// condition must sit inside a subquery (the following feed). keyset is "" on the first
-	// page, else "(first, second) < (?, ?)" with its two arguments first in args.
-	statement func(keyset string, args []any, limit int) (string, []any)
+	// condition must sit inside a subquery (the following feed). It selects columns first
+	// (their columnArgs are put before the args it returns). keyset is "" on the first page,
+	// else "(first, second) < (?, ?)" with its two arguments first in args.
+	statement func(columns, keyset string, args []any, limit int) (string, []any)
 }
 
 // fetchPage runs spec's page for req. scan runs the statement and returns its rows; pos gives
@@ -133,7 +134,9 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 	var sql string
 	var args []any
 	if spec.statement != nil {
-		sql, args = spec.statement(keysetCond, keysetArgs, limit+1)
+		var statementArgs []any
+		sql, statementArgs = spec.statement(spec.columns, keysetCond, keysetArgs, limit+1)
+		args = append(append([]any{}, spec.columnArgs...), statementArgs...)
 	} else {
 		sql = "SELECT " + spec.columns
 		if !spec.keys.byScore {

@@ -400,7 +400,7 @@ func userSearchSpec(db *gorm.DB, q string, usernames, names similarRoute) listSp
 			}
 			return position{Tier: rows[0].Tier, Score: rows[0].Score, ID: id}, true, nil
 		},
-		statement: func(_ string, keysetArgs []any, limit int) (string, []any) {
+		statement: func(_, _ string, keysetArgs []any, limit int) (string, []any) {
 			var branches []string
 			var args []any
 			for _, t := range userTiers {
@@ -503,7 +503,7 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 	req.Page = 0 // keyset pages only
 	var out Page[VideoView]
 	err := s.read(ctx, func(tx *gorm.DB) error {
-		spec := listSpec{keys: keyset{first: "v.trending_score", second: "v.id", byScore: true},
+		spec := listSpec{keys: keyset{first: "v.trending_score", second: "v.id", byScore: true}, columns: videoColumns,
 			resolve: func(ctx context.Context, id int32) (position, bool, error) {
 				sql, args := withQuery(`SELECT v.trending_score FROM videos v WHERE `+videoMatch+` AND `+readyOnly, q)
 				var scores []float64
@@ -515,7 +515,7 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 			},
 			// The page is cut before the authors are joined: joined first, PostgreSQL would
 			// hash every user to join a page of matches.
-			statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
+			statement: func(columns, keyset string, keysetArgs []any, limit int) (string, []any) {
 				var walks []string
 				var args []any
 				for _, part := range []string{videoShortVector, videoLongVector} {
@@ -528,7 +528,7 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 					walks = append(walks, `(`+sql+` ORDER BY v.trending_score DESC, v.id DESC LIMIT ?)`)
 					args = append(args, limit)
 				}
-				return `SELECT ` + videoColumns + ` FROM (SELECT w.id FROM (` + strings.Join(walks, " UNION ALL ") + `) w
+				return `SELECT ` + columns + ` FROM (SELECT w.id FROM (` + strings.Join(walks, " UNION ALL ") + `) w
 						ORDER BY w.trending_score DESC, w.id DESC LIMIT ?) p
 					JOIN videos v ON v.id = p.id JOIN users u ON u.id = v.user_id` + videoPending + `
 					ORDER BY v.trending_score DESC, v.id DESC`, append(args, limit)
@@ -585,7 +585,7 @@ func hashtagSearchSpec(db *gorm.DB, q, match, rank string) listSpec {
 	return listSpec{keys: keyset{first: "s.rank", second: "s.id", byScore: true},
 		// A tag has no public id, so a bare numeric cursor names nothing in this list.
 		resolve: func(context.Context, int32) (position, bool, error) { return position{}, false, nil },
-		statement: func(keyset string, keysetArgs []any, limit int) (string, []any) {
+		statement: func(_, keyset string, keysetArgs []any, limit int) (string, []any) {
 			sql, args := withQuery(`SELECT s.id, s.name, s.video_count, s.rank FROM (`+inner+`) s`, q)
 			if keyset != "" {
 				sql += " WHERE " + keyset

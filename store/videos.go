@@ -38,7 +38,8 @@ const videosWithAuthor = "videos v JOIN users u ON u.id = v.user_id" + videoPend
 const readyOnly = "v.status = 'ready'"
 
 // videoRow is a video with its author's summary columns and the time it was listed by (the
-// like's time in the liked list, the video's elsewhere).
+// like's time in the liked list, the video's elsewhere), and, when its statement selected
+// viewerColumns, the viewer's marks on it.
 type videoRow struct {
 	models.Video
 	TrendingScore  float64
@@ -46,12 +47,24 @@ type videoRow struct {
 	AuthorName     *string
 	AuthorAvatar   *string
 	SortAt         time.Time
+	marks          videoMarks
+	following      bool
 }
 
-// scanVideos runs a query selecting videoColumns (then sort_at when withSortAt) and scans
-// the rows by position. It is the hot path of every feed, and GORM's reflective struct scan
-// was about a third of the feed's CPU in a profile.
-func scanVideos(db *gorm.DB, withSortAt bool, sql string, args []any) ([]videoRow, error) {
+// viewerColumns are the viewer fields of a video row (alias v) as columns of the row's own
+// statement: three primary-key probes per returned row, where a query per field would cost a
+// round trip each. Their three arguments are the viewer's id (viewerColumnArgs).
+const viewerColumns = `,
+	EXISTS (SELECT 1 FROM video_likes ml WHERE ml.user_id = ? AND ml.video_id = v.id) AS is_liked,
+	EXISTS (SELECT 1 FROM video_bookmarks mb WHERE mb.user_id = ? AND mb.video_id = v.id) AS is_bookmarked,
+	EXISTS (SELECT 1 FROM follows mf WHERE mf.follower_id = ? AND mf.following_id = v.user_id) AS is_following`
+
+func viewerColumnArgs(viewer int32) []any { return []any{viewer, viewer, viewer} }
+
+// scanVideos runs a query selecting videoColumns (then viewerColumns when withMarks, then
+// sort_at when withSortAt) and scans the rows by position. It is the hot path of every feed,
+// and GORM's reflective struct scan was about a third of the feed's CPU in a profile.
+func scanVideos(db *gorm.DB, withMarks, withSortAt bool, sql string, args []any) ([]videoRow, error) {
 	rs, err := db.Raw(sql, args...).Rows()
 	if err != nil {
 		return nil, err
@@ -64,6 +77,9 @@ func scanVideos(db *gorm.DB, withSortAt bool, sql string, args []any) ([]videoRo
 			&r.CreatedAt, &r.UpdatedAt, &r.LikeCount, &r.CommentCount, &r.BookmarkCount, &r.TrendingScore,
 			&r.Status, &r.StatusReason, &r.Duration, &r.Width, &r.Height,
 			&r.AuthorUsername, &r.AuthorName, &r.AuthorAvatar}
+		if withMarks {
+			dst = append(dst, &r.marks.liked, &r.marks.bookmarked, &r.following)
+		}
 		if withSortAt {
 			dst = append(dst, &r.SortAt)
 		}
@@ -75,12 +91,19 @@ func scanVideos(db *gorm.DB, withSortAt bool, sql string, args []any) ([]videoRo
 	return out, rs.Err()
 }
 
-// videoViews turns rows into Video shapes with the viewer fields: at most two more queries
-// for the whole page (the viewer's likes and bookmarks among these videos, the viewer's
-// follows among their authors), none for an anonymous caller.
-func videoViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, rows []videoRow) ([]VideoView, error) {
+// videoViews turns rows into Video shapes with the viewer fields. Rows scanned with their
+// marks (withMarks) need nothing more; otherwise a signed-in viewer's fields take two more
+// queries for the whole page (the viewer's likes and bookmarks among these videos, the
+// viewer's follows among their authors), none for an anonymous caller.
+func videoViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, rows []videoRow, withMarks bool) ([]VideoView, error) {
 	out := make([]VideoView, len(rows))
 	if len(rows) == 0 {
+		return out, nil
+	}
+	if withMarks {
+		for i := range rows {
+			out[i] = media.videoView(&rows[i], viewer, rows[i].marks, &rows[i].following)
+		}
 		return out, nil
 	}
 	videoIDs := make([]int32, len(rows))
@@ -103,10 +126,18 @@ func videoViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32,
 }
 
 // videoPage runs a video list on db (the store's reads, for the lists that may be a moment
-// stale) and adds the viewer fields.
+// stale) and adds the viewer fields. A signed-in viewer's cursor page selects them as columns
+// of the page's statement (viewerColumns): one statement for the page whoever asks. An
+// offset page keeps them out of it, as PostgreSQL would compute the columns of every row the
+// OFFSET skips too, and reads them for the page's rows after (videoViews).
 func videoPage(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, spec listSpec, req PageRequest) (Page[VideoView], error) {
+	withMarks := viewer != 0 && req.Page == 0
+	if withMarks {
+		spec.columns += viewerColumns
+		spec.columnArgs = append(append([]any{}, spec.columnArgs...), viewerColumnArgs(viewer)...)
+	}
 	scan := func(db *gorm.DB, sql string, args []any) ([]videoRow, error) {
-		return scanVideos(db, !spec.keys.byScore, sql, args)
+		return scanVideos(db, withMarks, !spec.keys.byScore, sql, args)
 	}
 	page, err := fetchPage(ctx, db, spec, req, scan, func(r *videoRow) position {
 		return position{At: r.SortAt, Score: r.TrendingScore, ID: r.ID}
@@ -114,7 +145,7 @@ func videoPage(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32, 
 	if err != nil {
 		return Page[VideoView]{}, translate(err)
 	}
-	views, err := videoViews(ctx, db, media, viewer, page.Items)
+	views, err := videoViews(ctx, db, media, viewer, page.Items, withMarks)
 	if err != nil {
 		return Page[VideoView]{}, translate(err)
 	}
@@ -206,15 +237,15 @@ func (s *Videos) LikedBy(ctx context.Context, viewer, id int32, req PageRequest)
 // who follows a few quiet accounts means scanning most of the table to fill one page.
 func (s *Videos) Following(ctx context.Context, viewer int32, req PageRequest) (Page[VideoView], error) {
 	req.Page = 0 // cursor pages only (API.md)
-	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: byCreation,
+	return videoPage(ctx, s.reads, s.media, viewer, listSpec{keys: byCreation, columns: videoColumns,
 		resolve: resolveByCreation(s.reads, "v.user_id IN (SELECT following_id FROM follows WHERE follower_id = ?) AND "+readyOnly, viewer),
-		statement: func(keyset string, args []any, limit int) (string, []any) {
+		statement: func(columns, keyset string, args []any, limit int) (string, []any) {
 			if keyset != "" {
 				keyset = " AND " + keyset
 			}
 			// The page is chosen first; its authors and pending counter deltas are joined to
 			// its rows only, not to every followed author's candidates.
-			return `SELECT ` + videoColumns + `, v.created_at AS sort_at
+			return `SELECT ` + columns + `, v.created_at AS sort_at
 				FROM (SELECT v.* FROM follows f
 					CROSS JOIN LATERAL (
 						SELECT * FROM videos v WHERE v.user_id = f.following_id AND ` + readyOnly + keyset + `
