@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -149,8 +150,7 @@ func TestHotRowsStayExactThroughTheAPI(t *testing.T) {
 
 // TestALikeIsOneStatement: a like, an unlike, a repeated like, a follow and a bookmark each
 // run ONE statement after the token check (no transaction, no counter row locked); one that
-// notified someone announces it after its commit (a second, tiny statement), and a repeated
-// like reads its count again, to show the earlier like.
+// notified someone has it announced after its commit, off the request's path.
 func TestALikeIsOneStatement(t *testing.T) {
 	recording, rec := testdb.Recording(db)
 	api := apitest.New(t, recording)
@@ -160,15 +160,17 @@ func TestALikeIsOneStatement(t *testing.T) {
 		method, path string
 		want         int
 	}{
-		{"POST", path("/api/videos/%d/like", v.ID), 1 + 2},   // the like, its announcement
-		{"POST", path("/api/videos/%d/like", v.ID), 1 + 2},   // nothing changed: the count is read again
-		{"DELETE", path("/api/videos/%d/like", v.ID), 1 + 1}, // nothing to announce
-		{"POST", path("/api/users/%d/follow", author.ID), 1 + 2},
+		{"POST", path("/api/videos/%d/like", v.ID), 1 + 1},
+		{"POST", path("/api/videos/%d/like", v.ID), 1 + 1}, // a repeat: its snapshot has the like counted
+		{"DELETE", path("/api/videos/%d/like", v.ID), 1 + 1},
+		{"POST", path("/api/users/%d/follow", author.ID), 1 + 1},
 		{"POST", path("/api/videos/%d/bookmark", v.ID), 1 + 1},
 	} {
 		rec.Take()
 		api.Do(c.method, c.path, nil, fan.Token).Status(http.StatusOK)
-		stmts := rec.Take()
+		// The notification's announcement goes after the answer, batched with others by the
+		// store's announcer (store/announcer.go; its tests count those statements).
+		stmts := slices.DeleteFunc(rec.Take(), func(s string) bool { return strings.Contains(s, "announce_notifications(") })
 		if len(stmts) != c.want {
 			t.Errorf("%s %s ran %d statements, want %d: %q", c.method, c.path, len(stmts), c.want, stmts)
 		}

@@ -51,3 +51,20 @@ func SearchWindow(s *Store, rare int) *Search {
 func RareTrigrams(rows float64, freqs map[string]float64, rare float64, trigrams []string) []string {
 	return trigramColumn{freq: freqs, rare: rare}.rareTrigrams(rows, trigrams)
 }
+
+// PauseAnnouncements makes s's announcer hold what it is given, as if an announcement were
+// running, until resume; resume then waits until everything held has been sent.
+func PauseAnnouncements(s *Store) (resume func()) {
+	a := s.announcer
+	a.wait()
+	a.mu.Lock()
+	a.busy = true
+	a.mu.Unlock()
+	return func() {
+		go a.drain()
+		a.wait()
+	}
+}
+
+// WaitForAnnouncements returns when s's announcer has sent everything given to it so far.
+func WaitForAnnouncements(s *Store) { s.announcer.wait() }

@@ -15,8 +15,9 @@ import (
 type Follows struct {
 	db *gorm.DB
 	// reads serves the lists, which may be a moment stale (NewWithReads).
-	reads *gorm.DB
-	media MediaURLs
+	reads     *gorm.DB
+	media     MediaURLs
+	announcer *announcer
 }
 
 // followStatement is Follows.Set's one statement for follow (true) or unfollow: it keeps both
@@ -42,7 +43,8 @@ func followStatement(follow, later bool) string {
 		target AS (SELECT id FROM locked WHERE id = @target),
 		changed AS (` + change + announceLater(later) + `
 	SELECT (SELECT count(*) FROM me) AS viewer_found, (SELECT count(*) FROM changed) AS changed,
-		u.follower_count + up.followers ` + sign + ` (SELECT count(*) FROM changed) AS count` + announceColumn(later) + `
+		u.follower_count + up.followers ` + sign + ` (SELECT count(*) FROM changed) AS count` + announceColumn(later) + `,
+		EXISTS (SELECT 1 FROM follows WHERE follower_id = @viewer AND following_id = @target) AS had
 	FROM ` + usersExact + ` WHERE u.id = (SELECT id FROM target)`
 }
 
@@ -50,11 +52,11 @@ func followStatement(follow, later bool) string {
 // count as of that change, in ONE statement (followStatement). It is a set operation:
 // following twice keeps one row. The trigger on follows appends counter deltas and locks no
 // user's row, so many users following one celebrity do not wait for each other. A missing
-// target is NotFound (no row: it was not found or locked); when the statement changed nothing
-// the count is read again after it, as in Likes.Set.
+// target is NotFound (no row: it was not found or locked); when a twin request's change
+// committed after the statement's snapshot the count is read again after it, as in Likes.Set.
 func (s *Follows) Set(ctx context.Context, viewer, target int32, follow bool) (followerCount int32, err error) {
 	build := func(later bool) string { return followStatement(follow, later) }
-	count, err := runSetStatement(ctx, s.db, build, map[string]any{"viewer": viewer, "target": target},
+	count, err := runSetStatement(ctx, s.db, s.announcer, build, follow, map[string]any{"viewer": viewer, "target": target},
 		`SELECT u.follower_count + up.followers FROM `+usersExact+` WHERE u.id = ?`, target)
 	if errs.Is(err, errs.KindNotFound) {
 		return 0, errUserNotFound

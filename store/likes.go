@@ -12,8 +12,9 @@ import (
 type Likes struct {
 	db *gorm.DB
 	// reads serves the likers list, which may be a moment stale (NewWithReads).
-	reads *gorm.DB
-	media MediaURLs
+	reads     *gorm.DB
+	media     MediaURLs
+	announcer *announcer
 }
 
 // LikeTarget is something a user can like (or bookmark): its join table, how its count is
@@ -80,7 +81,8 @@ func (t LikeTarget) setStatement(like, later bool) string {
 		sql += `, told AS (` + tell + announcedBy(later) + `)`
 	}
 	return sql + announceLater(later) + ` SELECT (SELECT count(*) FROM me) AS viewer_found, (SELECT count(*) FROM changed) AS changed,
-		` + t.count + ` ` + sign + ` (SELECT count(*) FROM changed) AS count` + announceColumn(later) + `
+		` + t.count + ` ` + sign + ` (SELECT count(*) FROM changed) AS count` + announceColumn(later) + `,
+		EXISTS (SELECT 1 FROM ` + t.table + ` WHERE user_id = @viewer AND ` + t.column + ` = @item) AS had
 		FROM ` + t.from + ` WHERE ` + t.key + ` = @item`
 }
 
@@ -92,11 +94,12 @@ func (t LikeTarget) setStatement(like, later bool) string {
 //
 // No counter row is locked: the table's trigger appends a counter delta (database,
 // 202611300060), so concurrent likes of one video, or of one author's videos, do not wait for
-// each other. When the statement changed nothing (a repeated like, or a twin request's
-// change committed first), the count is read again, after it, so that it shows that change.
+// each other. When the statement changed nothing because a twin request's change committed
+// after its snapshot, the count is read again, after it, so that it shows that change
+// (runSetStatement).
 func (s *Likes) Set(ctx context.Context, t LikeTarget, viewer, id int32, like bool) (int32, error) {
 	build := func(later bool) string { return t.setStatement(like, later) }
-	count, err := runSetStatement(ctx, s.db, build, map[string]any{"viewer": viewer, "item": id},
+	count, err := runSetStatement(ctx, s.db, s.announcer, build, like, map[string]any{"viewer": viewer, "item": id},
 		`SELECT `+t.count+` FROM `+t.from+` WHERE `+t.key+` = ?`, id)
 	if errs.Is(err, errs.KindNotFound) {
 		return 0, t.notFound

@@ -37,6 +37,9 @@ type Store struct {
 	// trigrams is the users' trigram frequencies the typo tier reads (search_trigrams.go),
 	// shared like trending.
 	trigrams *trigramCache
+	// announcer announces the set statements' notifications after their commits, shared like
+	// trending (announcer.go).
+	announcer *announcer
 
 	Users    *Users
 	Follows  *Follows
@@ -81,7 +84,7 @@ func New(db *gorm.DB, opts ...Option) *Store { return NewWithReads(db, db, opts.
 // caller's own write (the like's count, the profile or video after its edit or upload, one's
 // own profile).
 func NewWithReads(db, reads *gorm.DB, opts ...Option) *Store {
-	s := &Store{trending: &trendingCache{ttl: DefaultTrendingTTL}, trigrams: &trigramCache{}}
+	s := &Store{trending: &trendingCache{ttl: DefaultTrendingTTL}, trigrams: &trigramCache{}, announcer: newAnnouncer(db)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -92,10 +95,10 @@ func NewWithReads(db, reads *gorm.DB, opts ...Option) *Store {
 // both are the transaction's handle).
 func (s *Store) on(db, reads *gorm.DB) *Store {
 	m := s.media
-	return &Store{db: db, media: m, trending: s.trending, trigrams: s.trigrams,
-		Users: &Users{db: db, reads: reads, media: m}, Follows: &Follows{db: db, reads: reads, media: m},
+	return &Store{db: db, media: m, trending: s.trending, trigrams: s.trigrams, announcer: s.announcer,
+		Users: &Users{db: db, reads: reads, media: m}, Follows: &Follows{db: db, reads: reads, media: m, announcer: s.announcer},
 		Videos: &Videos{db: db, reads: reads, media: m}, Comments: &Comments{db: db, reads: reads, media: m},
-		Likes: &Likes{db: db, reads: reads, media: m}, Sessions: &Sessions{db: db},
+		Likes: &Likes{db: db, reads: reads, media: m, announcer: s.announcer}, Sessions: &Sessions{db: db},
 		Files: &Files{db: db}, Uploads: &Uploads{db: db},
 		Hashtags: &Hashtags{db: db, reads: reads, media: m, trending: s.trending},
 		Search:   &Search{db: db, reads: reads, media: m, trigrams: s.trigrams},
