@@ -22,15 +22,17 @@ type Follows struct {
 
 // followStatement is Follows.Set's one statement for follow (true) or unfollow: it keeps both
 // users' rows (FOR KEY SHARE, in id order: a deletion of either waits, and a deleted one is
-// seen), adds or removes the follow and its notification, and reads the target's exact
-// follower count, plus the change the statement's snapshot cannot see (as Likes.Set does).
-// With later, the new notification is announced by the caller after the commit.
+// seen), adds or removes the follow and its notification (inserted only with the follow: see
+// LikeTarget.notify), and reads the target's exact follower count, plus the change the
+// statement's snapshot cannot see (as Likes.Set does). With later, the new notification is
+// announced by the caller after the commit.
 func followStatement(follow, later bool) string {
 	later = later && follow
 	change := `INSERT INTO follows (follower_id, following_id) SELECT me.id, target.id FROM me, target
 			ON CONFLICT DO NOTHING RETURNING 1),
 		told AS (INSERT INTO notifications (user_id, actor_id, type)
-			SELECT target.id, me.id, 'follow' FROM me, target WHERE target.id <> me.id ON CONFLICT DO NOTHING` + announcedBy(later) + `)`
+			SELECT target.id, me.id, 'follow' FROM me, target WHERE target.id <> me.id AND EXISTS (SELECT 1 FROM changed)
+			ON CONFLICT DO NOTHING` + announcedBy(later) + `)`
 	sign := "+"
 	if !follow {
 		change = `DELETE FROM follows WHERE follower_id = (SELECT id FROM me) AND following_id = (SELECT id FROM target)

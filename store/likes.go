@@ -34,7 +34,10 @@ type LikeTarget struct {
 	// notify tells the item's author of the like, unnotify takes it back: each a data-modifying
 	// statement of Set's, reading the acting user from me (never to oneself: the join excludes
 	// the author). Empty for an item nobody is told about (a bookmark). They run in the like's
-	// statement, so the notification lives exactly as long as the like.
+	// statement, so the notification lives exactly as long as the like. notify inserts only
+	// when the like did (changed): a like that found the row there must not insert either, or
+	// an unlike committing between the two (it deletes both) would leave a notification of a
+	// like that is gone.
 	notify, unnotify string
 }
 
@@ -45,14 +48,16 @@ var (
 		from: "videos v" + videoPending, key: "v.id", count: "v.like_count + vp.likes",
 		notFound: errVideoNotFound, owner: `SELECT user_id FROM videos WHERE id = @item`,
 		notify: `INSERT INTO notifications (user_id, actor_id, type, video_id)
-			SELECT v.user_id, me.id, 'like', v.id FROM me JOIN videos v ON v.id = @item AND v.user_id <> me.id ON CONFLICT DO NOTHING`,
+			SELECT v.user_id, me.id, 'like', v.id FROM me JOIN videos v ON v.id = @item AND v.user_id <> me.id
+			WHERE EXISTS (SELECT 1 FROM changed) ON CONFLICT DO NOTHING`,
 		unnotify: `DELETE FROM notifications WHERE actor_id = @viewer AND type = 'like' AND video_id = @item`}
 	CommentLikes = LikeTarget{
 		table: "comment_likes", column: "comment_id",
 		from: "comments c" + commentPending, key: "c.id", count: "c.like_count + cp.likes",
 		notFound: errCommentNotFound, owner: `SELECT user_id FROM comments WHERE id = @item`,
 		notify: `INSERT INTO notifications (user_id, actor_id, type, video_id, comment_id)
-			SELECT c.user_id, me.id, 'comment_like', c.video_id, c.id FROM me JOIN comments c ON c.id = @item AND c.user_id <> me.id ON CONFLICT DO NOTHING`,
+			SELECT c.user_id, me.id, 'comment_like', c.video_id, c.id FROM me JOIN comments c ON c.id = @item AND c.user_id <> me.id
+			WHERE EXISTS (SELECT 1 FROM changed) ON CONFLICT DO NOTHING`,
 		unnotify: `DELETE FROM notifications WHERE actor_id = @viewer AND type = 'comment_like' AND comment_id = @item`}
 )
 
