@@ -1,13 +1,16 @@
 package controllers_test
 
 import (
+	"context"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
+	"tiktok/database"
 	"tiktok/internal/apitest"
 	"tiktok/internal/testdb"
 )
@@ -187,4 +190,65 @@ func explain(t *testing.T, stmt string) string {
 		t.Fatalf("EXPLAIN %s: %v", stmt, err)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestListPagesKeepAGenericPlan: pgx prepares each statement text once per connection, and
+// PostgreSQL plans a prepared statement again at every execution unless its generic plan
+// costs about what a custom one does. A page's LIMIT passed as a parameter made the generic
+// plan look like a tenth of the table, so every feed page was planned again, at more CPU
+// than running it (store.planLimit). On a pool of one connection: every list's page
+// statement has its LIMIT in its text, and after a few pages the feeds (latest and trending,
+// anonymous and signed in) run on a generic plan. (A list of one user's or one video's rows
+// may rightly stay on custom plans: the planner weighs that user's row count against the
+// average, which depends on the data.)
+func TestListPagesKeepAGenericPlan(t *testing.T) {
+	one, err := database.Open(context.Background(), testdb.URL(db.Migrator().CurrentDatabase()),
+		database.PoolOptions{MaxOpenConns: 1, MaxIdleConns: 1, ConnMaxLifetime: time.Hour, ConnMaxIdleTime: time.Hour}, 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := one.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	})
+	api := apitest.New(t, one)
+	f := newListFixture(t, api)
+	feeds := []string{"/api/videos?limit=10", "/api/videos?sort=trending&limit=10"}
+	lists := append([]string{"/api/videos/following?limit=10", path("/api/users/%d/videos?limit=10", f.author.ID),
+		path("/api/videos/%d/comments?limit=10", f.video), "/api/notifications?limit=10"}, feeds...)
+	for _, p := range lists {
+		for range 8 {
+			api.Do("GET", p, nil, f.viewer.Token).Status(200)
+			if !strings.Contains(p, "following") && !strings.Contains(p, "notifications") {
+				api.Do("GET", p, nil, "").Status(200)
+			}
+		}
+	}
+	var plans []struct {
+		Statement                 string
+		GenericPlans, CustomPlans int64
+	}
+	testdb.MustScan(t, one, &plans, `SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
+		WHERE statement LIKE '%ORDER BY%LIMIT%' AND statement NOT LIKE '%pg_prepared_statements%'`)
+	if len(plans) < len(lists) {
+		t.Fatalf("%d page statements prepared on the connection, want at least %d (one per list): %+v", len(plans), len(lists), plans)
+	}
+	limitParameter := regexp.MustCompile(`LIMIT \$[0-9]`)
+	feedPages := 0
+	for _, p := range plans {
+		if limitParameter.MatchString(p.Statement) {
+			t.Errorf("a page's LIMIT is a parameter:\n%s", p.Statement)
+		}
+		// The feeds' statements: every video, by time or by score.
+		if strings.Contains(p.Statement, "WHERE v.status = 'ready' ORDER BY") {
+			feedPages++
+			if p.GenericPlans == 0 {
+				t.Errorf("a feed page planned again at each of %d executions, never generic:\n%s", p.CustomPlans, p.Statement)
+			}
+		}
+	}
+	if feedPages != 2*len(feeds) {
+		t.Errorf("%d feed page statements found, want %d (each feed anonymous and signed in)", feedPages, 2*len(feeds))
+	}
 }

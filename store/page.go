@@ -87,7 +87,8 @@ type listSpec struct {
 	// statement, when set, writes the page's statement itself, for a list whose keyset
 	// condition must sit inside a subquery (the following feed). It selects columns first
 	// (their columnArgs are put before the args it returns). keyset is "" on the first page,
-	// else "(first, second) < (?, ?)" with its two arguments first in args.
+	// else "(first, second) < (?, ?)" with its two arguments first in args; limit is the
+	// number of rows to select (see planLimit).
 	statement func(columns, keyset string, args []any, limit int) (string, []any)
 }
 
@@ -158,8 +159,8 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 		if spec.keys.ascending {
 			dir = " ASC"
 		}
-		sql += " ORDER BY " + spec.keys.first + dir + ", " + spec.keys.second + dir + " LIMIT ?"
-		args = append(whereArgs, limit+1)
+		sql += " ORDER BY " + spec.keys.first + dir + ", " + spec.keys.second + dir + " LIMIT " + planLimit(limit+1)
+		args = whereArgs
 		if page.OffsetMode {
 			sql += " OFFSET ?"
 			args = append(args, (req.Page-1)*limit)
@@ -190,6 +191,17 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 	}
 	return page, nil
 }
+
+// planLimit writes a page's LIMIT into its statement's text instead of passing it as a
+// parameter. pgx prepares each statement text once per connection, and PostgreSQL's plan cache
+// then picks between re-planning at every execution and one generic plan, by cost: a generic
+// plan cannot see the value of a LIMIT parameter and is costed for 10% of the table (a million
+// rows of videos: a thousand times a page, with JIT compilation), so every page was planned
+// again, which cost a feed page more of the database's CPU than running it (about 1 ms
+// against 0.4 ms, EXPLAIN ANALYZE on the scale data). With the number in the text (a page is
+// 1-50 items: at most 50 texts per list) the generic plan costs what a custom one does and
+// is kept after five executions. n is an int: nothing but digits reaches the SQL.
+func planLimit(n int) string { return strconv.Itoa(n) }
 
 var digits = regexp.MustCompile(`^[0-9]{1,10}$`)
 

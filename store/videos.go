@@ -249,11 +249,11 @@ func (s *Videos) Following(ctx context.Context, viewer int32, req PageRequest) (
 				FROM (SELECT v.* FROM follows f
 					CROSS JOIN LATERAL (
 						SELECT * FROM videos v WHERE v.user_id = f.following_id AND ` + readyOnly + keyset + `
-						ORDER BY v.created_at DESC, v.id DESC LIMIT ?) v
+						ORDER BY v.created_at DESC, v.id DESC LIMIT ` + planLimit(limit) + `) v
 					WHERE f.follower_id = ?
-					ORDER BY v.created_at DESC, v.id DESC LIMIT ?) v
+					ORDER BY v.created_at DESC, v.id DESC LIMIT ` + planLimit(limit) + `) v
 				JOIN users u ON u.id = v.user_id` + videoPending + `
-				ORDER BY v.created_at DESC, v.id DESC`, append(args, limit, viewer, limit)
+				ORDER BY v.created_at DESC, v.id DESC`, append(args, viewer)
 		}}, req)
 }
 
