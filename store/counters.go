@@ -51,7 +51,10 @@ func (s *Store) FoldCounterDeltas(ctx context.Context, batch int) (int64, error)
 }
 
 // VacuumCounterDeltas vacuums the three delta tables (a few pages each), skipping one another
-// session is vacuuming: see countfold.Options.Vacuum.
+// session is vacuuming: see countfold.Options.Vacuum. It leaves their empty last pages in place
+// (TRUNCATE false): giving them back to the file system takes the table's ACCESS EXCLUSIVE
+// lock, which every read of a counter (they all join the deltas) would wait behind, every
+// two seconds; the pages are filled again by the next likes anyway.
 func (s *Store) VacuumCounterDeltas(ctx context.Context) error {
-	return translate(s.db.WithContext(ctx).Exec(`VACUUM (SKIP_LOCKED) user_counter_deltas, video_counter_deltas, comment_counter_deltas`).Error)
+	return translate(s.db.WithContext(ctx).Exec(`VACUUM (SKIP_LOCKED, TRUNCATE false) user_counter_deltas, video_counter_deltas, comment_counter_deltas`).Error)
 }

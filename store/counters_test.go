@@ -234,3 +234,38 @@ func TestConcurrentSetsKeepTheCountsExact(t *testing.T) {
 	}
 	testdb.AssertCountersExact(t, db)
 }
+
+// TestVacuumingTheDeltasLeavesTheirPages: the folder's vacuum of the delta tables must not give
+// their empty last pages back (that takes the table's ACCESS EXCLUSIVE lock, which every read
+// of a counter would queue behind): after a burst of likes is folded away, the vacuum leaves
+// the table's size as it was.
+func TestVacuumingTheDeltasLeavesTheirPages(t *testing.T) {
+	st := store.New(db)
+	author := newUser(t, "author").ID
+	video := newVideo(t, author).ID
+	for range 300 {
+		fan := newUser(t, "fan").ID
+		_, err := st.Likes.Set(ctx, store.VideoLikes, fan, video, true)
+		must(t, err)
+	}
+	for {
+		n, err := st.FoldCounterDeltas(ctx, 1000)
+		must(t, err)
+		if n == 0 {
+			break
+		}
+	}
+	size := func() (pages int64) {
+		must(t, db.Raw(`SELECT pg_relation_size('video_counter_deltas') / current_setting('block_size')::int`).Scan(&pages).Error)
+		return pages
+	}
+	before := size()
+	if before < 2 {
+		t.Fatalf("video_counter_deltas has %d pages after 300 likes: nothing to check", before)
+	}
+	must(t, st.VacuumCounterDeltas(ctx))
+	if after := size(); after != before {
+		t.Errorf("the vacuum truncated video_counter_deltas from %d pages to %d", before, after)
+	}
+	testdb.AssertCountersExact(t, db)
+}
