@@ -17,7 +17,7 @@
 # and seed the database once: DATABASE_URL=... go run ./seeders -users 10000
 #
 # MIX, CONCURRENCY, USERS and LOADTEST_FLAGS change the load (default: the anonymous feed, 6
-# clients, 4 users); e.g. the video read of docs/performance.md ("Honest views"):
+# clients, 4 users; a mix of several operations also prints each one's line and the total); e.g. the video read of docs/performance.md ("Honest views"):
 #   MIX=video=100 CONCURRENCY=32 USERS=50 LOADTEST_FLAGS='-max-video-id 1000000' scripts/feed-ab.sh ...
 set -euo pipefail
 db=$1 rounds=$2
@@ -44,12 +44,16 @@ for round in $(seq "$rounds"); do
     load=$(cut -d' ' -f1 /proc/loadavg)
     before=$(awk '{print $14+$15}' "/proc/$pid/stat")
     # shellcheck disable=SC2086
-    out=$("$loadtest" -base "http://127.0.0.1:$port" -duration 15s -users "$users" -concurrency "$concurrency" -mix "$mix" -deep-pages 0 $flags | grep -E "^\s*$op\b")
+    all=$("$loadtest" -base "http://127.0.0.1:$port" -duration 15s -users "$users" -concurrency "$concurrency" -mix "$mix" -deep-pages 0 $flags)
+    out=$(grep -E "^\s*$op\b" <<<"$all")
     after=$(awk '{print $14+$15}' "/proc/$pid/stat")
     n=$(awk '{print $2}' <<<"$out")
     cpu=$(awk -v t=$((after - before)) -v n="$n" -v hz="$tick" 'BEGIN{printf "%.0f", t / hz * 1e6 / n}')
     rss=$(awk '/VmHWM/ {printf "%.0fMB", $2 / 1024}' "/proc/$pid/status")
     echo "round $round $(basename "$bin") load=$load cpu/req=${cpu}us rss_peak=$rss $out"
+    if [[ $mix == *,* ]]; then # a mix: every operation's line, and the total
+      grep -E "^\s*[a-z]+\s+[0-9]" <<<"$all" | grep -vE "^\s*$op\b" | sed "s/^/round $round $(basename "$bin")   /"
+    fi
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
     rm -rf "$dir"
   done
