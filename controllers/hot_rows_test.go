@@ -181,3 +181,29 @@ func TestALikeIsOneStatement(t *testing.T) {
 		}
 	}
 }
+
+// TestACommentsStatements pins what a comment costs: the token check, then one transaction of
+// five statements (the video's owner, the users' key-share locks, the insert, the owner's
+// notification, the comment read back; its BEGIN and COMMIT are not recorded). The read-back
+// asks nothing about the viewer (it was two more queries): a comment not yet committed has no
+// likes and its author does not follow themselves; the answer says so.
+func TestACommentsStatements(t *testing.T) {
+	recording, rec := testdb.Recording(db)
+	api := apitest.New(t, recording)
+	author, fan := api.NewUser("author"), api.NewUser("fan")
+	v := postVideo(api, author, "commented")
+	rec.Take()
+	var c struct {
+		IsLiked *bool `json:"isLiked"`
+		User    struct {
+			IsFollowing *bool `json:"isFollowing"`
+		} `json:"user"`
+	}
+	api.Do("POST", "/api/comments", map[string]any{"videoId": v.ID, "content": "first"}, fan.Token).Status(http.StatusCreated).Decode(&c)
+	if stmts := rec.Take(); len(stmts) != 1+5 {
+		t.Errorf("a comment ran %d statements, want 6: %q", len(stmts), stmts)
+	}
+	if c.IsLiked == nil || *c.IsLiked || c.User.IsFollowing == nil || *c.User.IsFollowing {
+		t.Errorf("a new comment's isLiked %v and user.isFollowing %v, want false and false", c.IsLiked, c.User.IsFollowing)
+	}
+}

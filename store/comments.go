@@ -60,21 +60,27 @@ func commentViews(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int3
 	if err != nil {
 		return nil, err
 	}
-	for i, r := range rows {
-		out[i] = CommentView{
-			ID: r.ID, Content: r.Content, UserID: r.UserID, VideoID: r.VideoID,
-			ParentID: r.ParentID, ReplyCount: r.ReplyCount,
-			CreatedAt: Timestamp(r.CreatedAt), UpdatedAt: Timestamp(r.UpdatedAt),
-			User: UserSummary{ID: r.UserID, Username: r.AuthorUsername, Name: r.AuthorName,
-				Avatar: media.publicPtr(r.AuthorAvatar), IsFollowing: following(r.UserID)},
-			LikeCount: r.LikeCount, Count: CommentCount{Likes: r.LikeCount}, IsLiked: liked[r.ID],
-		}
-		if r.ReplyToUserID != nil && r.ReplyToUsername != nil {
-			out[i].ReplyTo = &UserSummary{ID: *r.ReplyToUserID, Username: *r.ReplyToUsername, Name: r.ReplyToName,
-				Avatar: media.publicPtr(r.ReplyToAvatar)}
-		}
+	for i := range rows {
+		out[i] = media.commentView(&rows[i], liked[rows[i].ID], following(rows[i].UserID))
 	}
 	return out, nil
+}
+
+// commentView is the Comment shape of r with the viewer fields given.
+func (m MediaURLs) commentView(r *commentRow, liked bool, isFollowing *bool) CommentView {
+	v := CommentView{
+		ID: r.ID, Content: r.Content, UserID: r.UserID, VideoID: r.VideoID,
+		ParentID: r.ParentID, ReplyCount: r.ReplyCount,
+		CreatedAt: Timestamp(r.CreatedAt), UpdatedAt: Timestamp(r.UpdatedAt),
+		User: UserSummary{ID: r.UserID, Username: r.AuthorUsername, Name: r.AuthorName,
+			Avatar: m.publicPtr(r.AuthorAvatar), IsFollowing: isFollowing},
+		LikeCount: r.LikeCount, Count: CommentCount{Likes: r.LikeCount}, IsLiked: liked,
+	}
+	if r.ReplyToUserID != nil && r.ReplyToUsername != nil {
+		v.ReplyTo = &UserSummary{ID: *r.ReplyToUserID, Username: *r.ReplyToUsername, Name: r.ReplyToName,
+			Avatar: m.publicPtr(r.ReplyToAvatar)}
+	}
+	return v
 }
 
 // List is every comment, newest first (GET /api/comments).
@@ -227,9 +233,16 @@ func (s *Comments) Create(ctx context.Context, c *models.Comment) (CommentView, 
 		if err := notifyComment(tx, c, owners[0], false); err != nil {
 			return err
 		}
-		var err error
-		view, err = (&Comments{db: tx, media: s.media}).Get(ctx, c.UserID, c.ID)
-		return err
+		var rows []commentRow
+		if err := tx.Raw(`SELECT `+commentColumns+` FROM `+commentsWithAuthor+` WHERE c.id = ?`, c.ID).Scan(&rows).Error; err != nil {
+			return err
+		}
+		// Read back for its author in its own transaction: nobody can have liked it yet (it is
+		// not committed) and nobody follows themselves (follows_no_self_follow), so the viewer
+		// fields need no query.
+		notFollowing := false
+		view = s.media.commentView(&rows[0], false, &notFollowing)
+		return nil
 	}))
 	if errs.Is(err, errs.KindNotFound) && err != errParentNotFound {
 		return CommentView{}, errVideoNotFound
