@@ -171,6 +171,9 @@ func New(d Deps) (*gin.Engine, error) {
 					ReadTimeout: d.Config.UploadReadTimeout, AnyContentType: true},
 			}),
 	)
+	if d.Config.InflightRequests > 0 {
+		r.Use(middleware.Gate(d.Config.InflightRequests, "/api/notifications/stream", "/healthz", "/readyz", "/metrics"))
+	}
 	r.NoRoute(func(c *gin.Context) {
 		_ = c.Error(errs.NotFound("Route not found: " + c.Request.Method + " " + c.Request.URL.Path))
 	})
