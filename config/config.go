@@ -140,7 +140,7 @@ type Config struct {
 	// read adds the pending deltas); a longer interval makes reads of busy rows sum more.
 	CounterFoldInterval time.Duration
 	// InflightRequests is how many requests without a body this instance serves at once; the
-	// rest wait their turn in arrival order (middleware.Gate). 0: no limit.
+	// rest wait their turn in arrival order (middleware.Gate). 0 (the default): no limit.
 	InflightRequests int
 
 	LogLevel        string
@@ -232,7 +232,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		ViewDedupMaxKeys:  r.intRange("VIEW_DEDUP_MAX_KEYS", 250_000, 1000, 100_000_000),
 
 		CounterFoldInterval: r.positiveDuration("COUNTER_FOLD_INTERVAL", 100*time.Millisecond),
-		InflightRequests:    r.intRange("INFLIGHT_REQUESTS", 4*runtime.GOMAXPROCS(0), 0, 100_000),
+		InflightRequests:    r.intRange("INFLIGHT_REQUESTS", 0, 0, 100_000),
 
 		LogLevel:        r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		ShutdownTimeout: r.positiveDuration("SHUTDOWN_TIMEOUT", 15*time.Second),

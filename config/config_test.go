@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 		c.RateLoginFailsPerAccount != 10 || c.RateRegisterPerIP != 10 || len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "*" ||
 		c.LogFormat != "text" || !c.AutoMigrate || c.MaxJSONBytes != 1<<20 || c.DBMaxIdleConns != c.DBMaxOpenConns ||
 		c.BodyReadTimeout != 10*time.Second || c.UploadReadTimeout != 10*time.Minute || c.DBMaxOpenConns != 12 ||
-		c.InflightRequests != 4*runtime.GOMAXPROCS(0) {
+		c.InflightRequests != 0 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if !c.JWTSecretGenerated || len(c.JWTSecret) < 32 {

@@ -16,12 +16,11 @@ import (
 //
 // Why: at saturation every request in flight shares the same few cores and database
 // connections, and database/sql hands a freed connection to a random waiter, so a request
-// could lose that draw again and again: the slowest hundredth of a like took three times the
-// median. Served in arrival order, a request waits for the ones before it only, and the spread
-// narrows (docs/performance.md, "Issue 15, second round": p99 of the mixed load 71 -> 50 ms at
-// the same throughput). n is a little above what the cores can run at once (INFLIGHT_REQUESTS,
-// 4 per core): enough to keep the cores and the connections busy while other requests are in
-// the network.
+// could lose that draw again and again: the slowest hundredth of a like took about three times
+// the median. Served in arrival order, a request waits for the ones before it only, and the
+// spread narrows (docs/performance.md, "Issue 15, second round": p99 of the default mix 70 ->
+// 54 ms, at 4% fewer requests per second, with n = 4 per core). It is opt-in
+// (INFLIGHT_REQUESTS): n slow requests hold every slot and queue the quick ones behind them.
 //
 // A request holds its slot until its handler starts the answer (its first write), not while
 // the answer is being sent: a client reading slowly holds no slot. Requests with a body pass
