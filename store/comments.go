@@ -151,20 +151,27 @@ func (s *Comments) pageIn(ctx context.Context, viewer int32, keys keyset, where 
 
 // Get reads one comment as viewer sees it; NotFound when missing.
 func (s *Comments) Get(ctx context.Context, viewer, id int32) (CommentView, error) {
-	var rows []commentRow
-	if err := s.db.WithContext(ctx).
-		Raw(`SELECT `+commentColumns+` FROM `+commentsWithAuthor+` WHERE c.id = ?`, id).
-		Scan(&rows).Error; err != nil {
+	row, err := readComment(s.db.WithContext(ctx), id)
+	if err != nil {
 		return CommentView{}, translate(err)
 	}
-	if len(rows) == 0 {
-		return CommentView{}, errCommentNotFound
-	}
-	views, err := commentViews(ctx, s.db, s.media, viewer, rows)
+	views, err := commentViews(ctx, s.db, s.media, viewer, []commentRow{row})
 	if err != nil {
 		return CommentView{}, translate(err)
 	}
 	return views[0], nil
+}
+
+// readComment reads comment id with its author; NotFound when missing.
+func readComment(db *gorm.DB, id int32) (commentRow, error) {
+	var rows []commentRow
+	if err := db.Raw(`SELECT `+commentColumns+` FROM `+commentsWithAuthor+` WHERE c.id = ?`, id).Scan(&rows).Error; err != nil {
+		return commentRow{}, err
+	}
+	if len(rows) == 0 {
+		return commentRow{}, errCommentNotFound
+	}
+	return rows[0], nil
 }
 
 // Create inserts c and reads it back as its author sees it, in one transaction (the answer is
@@ -233,15 +240,15 @@ func (s *Comments) Create(ctx context.Context, c *models.Comment) (CommentView, 
 		if err := notifyComment(tx, c, owners[0], false); err != nil {
 			return err
 		}
-		var rows []commentRow
-		if err := tx.Raw(`SELECT `+commentColumns+` FROM `+commentsWithAuthor+` WHERE c.id = ?`, c.ID).Scan(&rows).Error; err != nil {
+		row, err := readComment(tx, c.ID)
+		if err != nil {
 			return err
 		}
 		// Read back for its author in its own transaction: nobody can have liked it yet (it is
 		// not committed) and nobody follows themselves (follows_no_self_follow), so the viewer
 		// fields need no query.
 		notFollowing := false
-		view = s.media.commentView(&rows[0], false, &notFollowing)
+		view = s.media.commentView(&row, false, &notFollowing)
 		return nil
 	}))
 	if errs.Is(err, errs.KindNotFound) && err != errParentNotFound {
