@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -62,17 +63,25 @@ func newGateServer(t *testing.T, n int) *gateServer {
 	return g
 }
 
-func (g *gateServer) get(t *testing.T, ctx context.Context, path string, wg *sync.WaitGroup) {
-	t.Helper()
+// send sends a request in the background (body "" for none); wg tells when it is answered.
+func (g *gateServer) send(ctx context.Context, method, path, body string, wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		req, _ := http.NewRequestWithContext(ctx, "GET", g.srv.URL+path, nil)
+		var in io.Reader
+		if body != "" {
+			in = strings.NewReader(body)
+		}
+		req, _ := http.NewRequestWithContext(ctx, method, g.srv.URL+path, in)
 		res, err := http.DefaultClient.Do(req)
 		if err == nil {
 			res.Body.Close()
 		}
 	}()
+}
+
+func (g *gateServer) get(ctx context.Context, path string, wg *sync.WaitGroup) {
+	g.send(ctx, "GET", path, "", wg)
 }
 
 // awaitStart returns the path of the next request to enter a handler, failing after 10 s.
@@ -101,7 +110,7 @@ func TestGateAdmitsNAtOnceAndTheRestInTurn(t *testing.T) {
 	g := newGateServer(t, 2)
 	var wg sync.WaitGroup
 	for range 10 {
-		g.get(t, context.Background(), "/work", &wg)
+		g.get(context.Background(), "/work", &wg)
 	}
 	g.awaitStart(t)
 	g.awaitStart(t)
@@ -119,9 +128,9 @@ func TestGateAdmitsNAtOnceAndTheRestInTurn(t *testing.T) {
 func TestGateFreesTheSlotAtTheAnswersFirstWrite(t *testing.T) {
 	g := newGateServer(t, 1)
 	var wg sync.WaitGroup
-	g.get(t, context.Background(), "/answer", &wg)
+	g.get(context.Background(), "/answer", &wg)
 	g.awaitStart(t) // it has answered and still runs: its slot is free
-	g.get(t, context.Background(), "/work", &wg)
+	g.get(context.Background(), "/work", &wg)
 	if p := g.awaitStart(t); p != "/work" {
 		t.Fatalf("%s entered, want /work", p)
 	}
@@ -132,20 +141,13 @@ func TestGateFreesTheSlotAtTheAnswersFirstWrite(t *testing.T) {
 func TestGateLetsBodiesAndExemptRoutesPass(t *testing.T) {
 	g := newGateServer(t, 1)
 	var wg sync.WaitGroup
-	g.get(t, context.Background(), "/work", &wg)
+	g.get(context.Background(), "/work", &wg)
 	g.awaitStart(t) // the only slot is taken
-	g.get(t, context.Background(), "/stream", &wg)
+	g.get(context.Background(), "/stream", &wg)
 	if p := g.awaitStart(t); p != "/stream" {
 		t.Fatalf("%s entered, want /stream", p)
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		res, err := http.Post(g.srv.URL+"/work", "application/json", strings.NewReader(`{"a":1}`))
-		if err == nil {
-			res.Body.Close()
-		}
-	}()
+	g.send(context.Background(), "POST", "/work", `{"a":1}`, &wg)
 	if p := g.awaitStart(t); p != "/work" {
 		t.Fatalf("%s entered, want the POST with a body", p)
 	}
@@ -156,10 +158,10 @@ func TestGateLetsBodiesAndExemptRoutesPass(t *testing.T) {
 func TestGateDropsAWaiterWhoseClientLeft(t *testing.T) {
 	g := newGateServer(t, 1)
 	var wg sync.WaitGroup
-	g.get(t, context.Background(), "/work", &wg)
+	g.get(context.Background(), "/work", &wg)
 	g.awaitStart(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	g.get(t, ctx, "/work", &wg)
+	g.get(ctx, "/work", &wg)
 	time.Sleep(100 * time.Millisecond) // let it reach the gate
 	cancel()
 	select {
@@ -172,7 +174,7 @@ func TestGateDropsAWaiterWhoseClientLeft(t *testing.T) {
 	}
 	// It took no slot: after the first request, the next one still gets in.
 	close(g.release)
-	g.get(t, context.Background(), "/work", &wg)
+	g.get(context.Background(), "/work", &wg)
 	if p := g.awaitStart(t); p != "/work" {
 		t.Fatalf("%s entered, want /work", p)
 	}
