@@ -20,11 +20,11 @@ func (v *Videos) Bookmark(c *gin.Context) error { return v.setBookmark(c, true) 
 func (v *Videos) Unbookmark(c *gin.Context) error { return v.setBookmark(c, false) }
 
 func (v *Videos) setBookmark(c *gin.Context, bookmark bool) error {
-	id, viewer, err := idAndViewer(c)
+	id, caller, err := idAndCaller(c)
 	if err != nil {
 		return err
 	}
-	count, err := v.Store.Likes.Set(c.Request.Context(), store.VideoBookmarks, viewer, id, bookmark)
+	count, err := v.Store.Likes.Set(c.Request.Context(), store.VideoBookmarks, caller, id, bookmark)
 	if err != nil {
 		return err
 	}

@@ -86,7 +86,7 @@ func (cm *Comments) Replies(c *gin.Context) error {
 // Create answers POST /api/comments: {videoId, content, parentId?}; 404 for a missing video
 // or parent, 400 for a parent on another video.
 func (cm *Comments) Create(c *gin.Context) error {
-	viewer, err := middleware.MustViewerID(c)
+	caller, err := tokenCaller(c)
 	if err != nil {
 		return err
 	}
@@ -113,11 +113,11 @@ func (cm *Comments) Create(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	comment := models.Comment{UserID: viewer, VideoID: in.VideoID.Value, Content: content}
+	comment := models.Comment{VideoID: in.VideoID.Value, Content: content}
 	if in.ParentID != nil {
 		comment.ParentID = &in.ParentID.Value
 	}
-	view, err := cm.Store.Comments.Create(ctx, &comment)
+	view, err := cm.Store.Comments.Create(ctx, caller, &comment)
 	if err != nil {
 		return err
 	}

@@ -29,14 +29,14 @@ func (f *Follows) Unfollow(c *gin.Context) error {
 }
 
 func (f *Follows) setFollow(c *gin.Context, follow bool) error {
-	target, viewer, err := idAndViewer(c)
+	target, caller, err := idAndCaller(c)
 	if err != nil {
 		return err
 	}
-	if target == viewer {
+	if target == caller.ID {
 		return errs.Invalid("cannot_follow_self", "You cannot follow yourself")
 	}
-	count, err := f.Store.Follows.Set(c.Request.Context(), viewer, target, follow)
+	count, err := f.Store.Follows.Set(c.Request.Context(), caller, target, follow)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,23 @@ func idAndViewer(c *gin.Context) (id, viewer int32, err error) {
 	return id, viewer, nil
 }
 
+// idAndCaller is idAndViewer for a write behind middleware.RequireToken: the :id parameter and
+// the caller, whose token version the store's statement checks.
+func idAndCaller(c *gin.Context) (int32, store.Caller, error) {
+	id, err := ParseID(c, "id")
+	if err != nil {
+		return 0, store.Caller{}, err
+	}
+	caller, err := tokenCaller(c)
+	return id, caller, err
+}
+
+// tokenCaller is the caller of a write behind middleware.RequireToken.
+func tokenCaller(c *gin.Context) (store.Caller, error) {
+	viewer, version, err := middleware.TokenToCheck(c)
+	return store.Caller{ID: viewer, TokenVersion: version}, err
+}
+
 // ParseLimit reads ?limit=: default store.DefaultLimit, clamped to store.MaxLimit; not a
 // positive whole number is 400.
 func ParseLimit(c *gin.Context) (int, error) {

@@ -11,11 +11,11 @@ import (
 // setLike answers POST (like) and DELETE (unlike) of /:id/like for target, a video or a
 // comment (noun). Likes are a set: liking twice keeps one row and answers the same.
 func setLike(c *gin.Context, st *store.Store, target store.LikeTarget, noun string, like bool) error {
-	id, viewer, err := idAndViewer(c)
+	id, caller, err := idAndCaller(c)
 	if err != nil {
 		return err
 	}
-	count, err := st.Likes.Set(c.Request.Context(), target, viewer, id, like)
+	count, err := st.Likes.Set(c.Request.Context(), target, caller, id, like)
 	if err != nil {
 		return err
 	}

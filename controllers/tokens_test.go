@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,4 +140,98 @@ func TestTokenAttacks(t *testing.T) {
 			t.Fatal("WWW-Authenticate on a valid token")
 		}
 	})
+}
+
+// TestWritesThatCheckTheTokenInTheirStatementRefuseEveryBadToken: the likes, bookmarks,
+// follows and new comments check the token's version in their own statement
+// (middleware.RequireToken), not before it. Each refuses each kind of bad token as every other
+// route does (the same status, code and WWW-Authenticate) and writes nothing; the fresh token
+// still works on each.
+func TestWritesThatCheckTheTokenInTheirStatementRefuseEveryBadToken(t *testing.T) {
+	api := apitest.New(t, db)
+	author, fan := api.NewUser("author"), api.NewUser("fan")
+	v := postVideo(api, author, "guarded")
+	cm := postComment(api, author, v.ID, "guarded comment")
+	writes := []struct{ method, path string }{
+		{"POST", apitest.Path("/api/videos/%d/like", v.ID)},
+		{"DELETE", apitest.Path("/api/videos/%d/like", v.ID)},
+		{"POST", apitest.Path("/api/videos/%d/bookmark", v.ID)},
+		{"DELETE", apitest.Path("/api/videos/%d/bookmark", v.ID)},
+		{"POST", apitest.Path("/api/users/%d/follow", author.ID)},
+		{"DELETE", apitest.Path("/api/users/%d/follow", author.ID)},
+		{"POST", apitest.Path("/api/comments/%d/like", cm.ID)},
+		{"DELETE", apitest.Path("/api/comments/%d/like", cm.ID)},
+		{"POST", "/api/comments"},
+	}
+	body := func(path string) any {
+		if path == "/api/comments" {
+			return map[string]any{"videoId": v.ID, "content": "hello @" + author.Username}
+		}
+		return nil
+	}
+	written := func() (n int64) {
+		t.Helper()
+		err := db.Raw(`SELECT (SELECT count(*) FROM video_likes WHERE video_id = ?) + (SELECT count(*) FROM video_bookmarks WHERE video_id = ?)
+			+ (SELECT count(*) FROM follows WHERE following_id = ?) + (SELECT count(*) FROM comment_likes WHERE comment_id = ?)
+			+ (SELECT count(*) FROM comments WHERE video_id = ?) + (SELECT count(*) FROM notifications WHERE user_id = ?)`,
+			v.ID, v.ID, author.ID, cm.ID, v.ID, author.ID).Scan(&n).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := written()
+
+	// The fan's own token, made bad in each way; the old version is the fan's real one of
+	// before a password change, the deleted user's a real token of a user deleted since.
+	secret := []byte(apitest.Secret)
+	fanClaims := func(edit func(jwt.MapClaims)) jwt.MapClaims {
+		c := claimsFor(fan)
+		edit(c)
+		return c
+	}
+	changed := api.NewUser("pwchange")
+	api.Do("PUT", apitest.Path("/api/users/%d/password", changed.ID),
+		map[string]string{"currentPassword": changed.Password, "newPassword": "another password"}, changed.Token).Status(200)
+	deleted := api.NewUser("deleted")
+	api.Do("DELETE", apitest.Path("/api/users/%d", deleted.ID), nil, deleted.Token).Status(200)
+	bad := []struct{ name, header, code string }{
+		{"no header", "", "token_missing"},
+		{"scheme alone", "Bearer", "token_missing"},
+		{"garbage", "Bearer not.a.jwt", "token_invalid"},
+		{"signed with another secret", "Bearer " + sign(t, jwt.SigningMethodHS256, claimsFor(fan), []byte("another-secret-another-secret-123")), "token_invalid"},
+		{"HS512 with the same secret", "Bearer " + sign(t, jwt.SigningMethodHS512, claimsFor(fan), secret), "token_invalid"},
+		{"expired", "Bearer " + sign(t, jwt.SigningMethodHS256, fanClaims(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), secret), "token_expired"},
+		{"another token version", "Bearer " + sign(t, jwt.SigningMethodHS256, fanClaims(func(c jwt.MapClaims) { c["ver"] = 5 }), secret), "token_revoked"},
+		{"from before a password change", "Bearer " + changed.Token, "token_revoked"},
+		{"of a deleted user", "Bearer " + deleted.Token, "token_revoked"},
+	}
+	for _, w := range writes {
+		for _, b := range bad {
+			var headers []string
+			if b.header != "" {
+				headers = append(headers, "Authorization: "+b.header)
+			}
+			res := api.Do(w.method, w.path, body(w.path), "", headers...).Error(401, b.code)
+			if !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("%s %s with a token %s: WWW-Authenticate = %q", w.method, w.path, b.name, res.Header.Get("WWW-Authenticate"))
+			}
+		}
+	}
+	if after := written(); after != before {
+		t.Fatalf("refused writes changed %d rows", after-before)
+	}
+	for _, w := range writes {
+		want := http.StatusOK
+		if w.path == "/api/comments" {
+			want = http.StatusCreated
+		}
+		api.Do(w.method, w.path, body(w.path), fan.Token).Status(want)
+	}
+	// Liked and unliked, bookmarked and unbookmarked, followed and unfollowed: the comment
+	// stays, with one notification of its video's owner ("comment", which its mention of the
+	// owner does not repeat).
+	if after := written(); after != before+2 {
+		t.Fatalf("the fan's writes left %d rows, want 2 (the comment and its notification)", after-before)
+	}
 }

@@ -10,15 +10,20 @@ import (
 	"tiktok/errs"
 )
 
-// Context keys of the authenticated viewer. They are unexported: read them through ViewerID.
+// Context keys of the authenticated viewer. They are unexported: read them through ViewerID,
+// and behind RequireToken through TokenToCheck.
 const (
-	ctxKeyViewerID = "tiktok.viewerID"
+	ctxKeyViewerID     = "tiktok.viewerID"
+	ctxKeyTokenUser    = "tiktok.tokenUser"
+	ctxKeyTokenVersion = "tiktok.tokenVersion"
 )
 
 // Authenticator checks an access token and returns its user id, or an error of kind
-// Unauthorized with the reason's code (auth.Service implements it).
+// Unauthorized with the reason's code (auth.Service implements it). ParseAccess checks all but
+// the token's version (no database) and returns that version for the caller to compare.
 type Authenticator interface {
 	Authenticate(ctx context.Context, accessToken string) (userID int32, err error)
+	ParseAccess(accessToken string) (userID, version int32, err error)
 }
 
 // Auth reads the bearer token of a request and has it checked by the Authenticator.
@@ -27,7 +32,7 @@ type Auth struct {
 }
 
 // RequireAuth lets a request through only with a valid token; otherwise it answers 401 with
-// the code of the reason and a WWW-Authenticate header.
+// the code of the reason and a WWW-Authenticate header (errors.go).
 func (a *Auth) RequireAuth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := a.authenticate(c)
@@ -35,14 +40,6 @@ func (a *Auth) RequireAuth() gin.HandlerFunc {
 			err = errs.Unauthorized(errs.CodeTokenMissing, "Access token required")
 		}
 		if err != nil {
-			var e *errs.Error
-			if errors.As(err, &e) && e.Kind == errs.KindUnauthorized {
-				if e.Code == errs.CodeTokenMissing {
-					c.Header("WWW-Authenticate", `Bearer realm="api"`)
-				} else {
-					c.Header("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
-				}
-			}
 			_ = c.Error(err)
 			c.Abort()
 			return
@@ -50,6 +47,38 @@ func (a *Auth) RequireAuth() gin.HandlerFunc {
 		setViewer(c, id)
 		c.Next()
 	}
+}
+
+// RequireToken is RequireAuth for a write whose own statement checks the token's version
+// (Likes.Set, Follows.Set, Comments.Create: one round trip fewer per request). It checks here
+// everything but the version (signature, expiry, claims: the same answers as RequireAuth) and
+// leaves the token's user and version to the handler through TokenToCheck; the store answers a
+// version that is not the user's, or a user that is gone, with 401 token_revoked, as
+// RequireAuth would. ViewerID finds no viewer behind it, so a handler that does not pass the
+// version on fails (500) rather than skip the check.
+func (a *Auth) RequireToken() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, version, err := a.parse(c)
+		if err != nil {
+			_ = c.Error(err)
+			c.Abort()
+			return
+		}
+		c.Set(ctxKeyTokenUser, id)
+		c.Set(ctxKeyTokenVersion, version)
+		c.Next()
+	}
+}
+
+// TokenToCheck returns, behind RequireToken, the token's user and the token version to compare
+// with theirs in the request's statement.
+func TokenToCheck(c *gin.Context) (viewer, version int32, err error) {
+	id, ok := c.Get(ctxKeyTokenUser)
+	v, hasVersion := c.Get(ctxKeyTokenVersion)
+	if !ok || !hasVersion {
+		return 0, 0, errs.Internal(errors.New("route needs RequireToken: no token to check in context"))
+	}
+	return id.(int32), v.(int32), nil
 }
 
 // OptionalAuth identifies the viewer when a valid token comes, and otherwise serves the
@@ -89,6 +118,16 @@ func (a *Auth) authenticate(c *gin.Context) (int32, error) {
 		return 0, err
 	}
 	return a.Sessions.Authenticate(c.Request.Context(), token)
+}
+
+// parse is authenticate without the token version's check (RequireToken); a missing token is
+// an error.
+func (a *Auth) parse(c *gin.Context) (userID, version int32, err error) {
+	token, err := bearerToken(c.GetHeader("Authorization"))
+	if err != nil {
+		return 0, 0, err
+	}
+	return a.Sessions.ParseAccess(token)
 }
 
 // bearerToken takes the token out of an Authorization header. The scheme word is

@@ -194,6 +194,16 @@ func writeHeaders(h http.Header, e *errs.Error) {
 		secs := int(e.RetryAfter.Round(time.Second) / time.Second)
 		h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	}
+	// A refused access token says how (RFC 6750), wherever it was refused: by the auth
+	// middleware, or by a write's own statement (a revoked token behind RequireToken).
+	if e.Kind == errs.KindUnauthorized {
+		switch e.Code {
+		case errs.CodeTokenMissing:
+			h.Set("WWW-Authenticate", `Bearer realm="api"`)
+		case errs.CodeTokenInvalid, errs.CodeTokenExpired, errs.CodeTokenRevoked:
+			h.Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
+		}
+	}
 }
 
 // clientClosed reports whether err is the failure of a request whose client went away: net/http

@@ -70,7 +70,7 @@ func TestALikeAnnouncesItsNotificationOnceAfterItsCommit(t *testing.T) {
 	}
 
 	done := listen(t)
-	_, err := st.Likes.Set(ctx, store.VideoLikes, fan.ID, v1.ID, true)
+	_, err := st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: fan.ID}, v1.ID, true)
 	must(t, err)
 	if got, want := done(), []string{idOf(v1.ID)}; !slices.Equal(got, want) {
 		t.Fatalf("a like outside a transaction: announced %q, want %q once", got, want)
@@ -78,7 +78,7 @@ func TestALikeAnnouncesItsNotificationOnceAfterItsCommit(t *testing.T) {
 
 	done = listen(t)
 	must(t, st.Transact(ctx, func(tx *store.Store) error {
-		_, err := tx.Likes.Set(ctx, store.VideoLikes, fan.ID, v2.ID, true)
+		_, err := tx.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: fan.ID}, v2.ID, true)
 		return err
 	}))
 	if got, want := done(), []string{idOf(v2.ID)}; !slices.Equal(got, want) {
@@ -93,7 +93,7 @@ func TestALikeAnnouncesItsNotificationOnceAfterItsCommit(t *testing.T) {
 
 	// A repeated like notifies nobody again.
 	done = listen(t)
-	_, err = st.Likes.Set(ctx, store.VideoLikes, fan.ID, v1.ID, true)
+	_, err = st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: fan.ID}, v1.ID, true)
 	must(t, err)
 	if got := done(); len(got) != 0 {
 		t.Fatalf("a repeated like announced %q", got)

@@ -2,12 +2,13 @@ package store
 
 import (
 	"context"
-	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
 	"tiktok/errs"
+	"tiktok/mention"
 	"tiktok/models"
 )
 
@@ -15,8 +16,9 @@ import (
 type Comments struct {
 	db *gorm.DB
 	// reads serves the comment lists, which may be a moment stale (NewWithReads).
-	reads *gorm.DB
-	media MediaURLs
+	reads     *gorm.DB
+	media     MediaURLs
+	announcer *announcer
 }
 
 var errCommentNotFound = errs.NotFound("Comment not found")
@@ -174,10 +176,11 @@ func readComment(db *gorm.DB, id int32) (commentRow, error) {
 	return rows[0], nil
 }
 
-// Create inserts c and reads it back as its author sees it, in one transaction (the answer is
-// the comment as committed, even when its video or its author's account is deleted a moment
-// later), with its notifications: the video's owner ("comment"), for a reply the author it
-// answers ("reply"), and the users it mentions. NotFound when its video does not exist.
+// Create inserts c and reads it back as its author sees it, with its notifications: the
+// video's owner ("comment"), for a reply the author it answers ("reply"), and the users it
+// mentions. All of it is ONE statement (createCommentStatement), committed together or not at
+// all; the answer is the comment as committed, even when its video or its author's account is
+// deleted a moment later. NotFound when its video does not exist.
 //
 // A reply (c.ParentID set) is stored under the top-level comment: a reply to a reply goes under
 // that reply's parent, with ReplyToUserID the author of the comment answered. Its parent must
@@ -187,101 +190,115 @@ func readComment(db *gorm.DB, id int32) (commentRow, error) {
 // lock (the author, the video's owner, the author answered), FOR KEY SHARE, in id order, before
 // the insert locks the video by its own foreign key. The counting triggers lock nothing (they
 // append counter deltas), so comments on one video do not wait for each other. An author
-// deleted meanwhile is errViewerGone.
-func (s *Comments) Create(ctx context.Context, c *models.Comment) (CommentView, error) {
-	var view CommentView
-	answered := c.ParentID
-	err := translate(transact(ctx, s.db, func(tx *gorm.DB) error {
-		var replyTo int32
-		if answered != nil {
-			// The parent's video and author never change: read without a lock, then lock the
-			// top-level comment after the video.
-			var parents []struct {
-				VideoID  int32  `gorm:"column:video_id"`
-				ParentID *int32 `gorm:"column:parent_id"`
-				UserID   int32  `gorm:"column:user_id"`
-			}
-			if err := tx.Raw(`SELECT video_id, parent_id, user_id FROM comments WHERE id = ?`, *answered).Scan(&parents).Error; err != nil {
-				return err
-			}
-			if len(parents) == 0 {
-				return errParentNotFound
-			}
-			if parents[0].VideoID != c.VideoID {
-				return errs.InvalidField("parentId", "is a comment on another video")
-			}
-			top := *answered
-			if parents[0].ParentID != nil {
-				top = *parents[0].ParentID
-			}
-			replyTo = parents[0].UserID
-			c.ParentID, c.ReplyToUserID = &top, &replyTo
-		}
-		// The owner never changes: read without a lock. A video deleted meanwhile fails the
-		// insert's foreign key (NotFound).
-		var owners []int32
-		if err := tx.Raw(`SELECT user_id FROM videos WHERE id = ?`, c.VideoID).Scan(&owners).Error; err != nil {
-			return err
-		}
-		if len(owners) == 0 {
-			return errVideoNotFound
-		}
-		locks := userLocks{}.need(c.UserID, keyShare).need(owners[0], keyShare)
-		if replyTo != 0 {
-			locks.need(replyTo, keyShare)
-		}
-		if _, err := lockUsers(tx, c.UserID, locks); err != nil {
-			return err
-		}
-		c.ID = 0 // a retried attempt inserts afresh
-		if err := tx.Create(c).Error; err != nil {
-			return err
-		}
-		if err := notifyComment(tx, c, owners[0], false); err != nil {
-			return err
-		}
-		row, err := readComment(tx, c.ID)
-		if err != nil {
-			return err
-		}
-		// Read back for its author in its own transaction: nobody can have liked it yet (it is
-		// not committed) and nobody follows themselves (follows_no_self_follow), so the viewer
-		// fields need no query.
-		notFollowing := false
-		view = s.media.commentView(&row, false, &notFollowing)
-		return nil
-	}))
-	if errs.Is(err, errs.KindNotFound) && err != errParentNotFound {
-		return CommentView{}, errVideoNotFound
+// deleted meanwhile is errViewerGone. Outside a caller's transaction the notifications are
+// announced after the commit by the announcer, as a like's are (set_statement.go): announced
+// inside, they would make every comment's commit wait for every other's.
+func (s *Comments) Create(ctx context.Context, caller Caller, c *models.Comment) (CommentView, error) {
+	c.UserID = caller.ID
+	later := !inTransaction(s.db)
+	// The mentioned names go as one text (usernames have no spaces): a list would be expanded
+	// into one placeholder per name, a statement text per count.
+	names := strings.Join(mention.Parse(c.Content), " ")
+	args := map[string]any{"viewer": c.UserID, "version": caller.TokenVersion, "video": c.VideoID, "parent": c.ParentID, "content": c.Content, "names": names}
+	var rows []createdComment
+	err := retriedStatement(ctx, s.db, func(db *gorm.DB) error {
+		return db.Raw(createCommentStatement(later), args).Scan(&rows).Error
+	})
+	if err == nil && len(rows) == 0 {
+		err = s.whyNotCreated(ctx, c)
 	}
-	return view, err
+	if err = translate(err); err != nil {
+		if errs.Is(err, errs.KindNotFound) && err != errParentNotFound {
+			// The video went (the insert failed its foreign key, or nothing was inserted).
+			return CommentView{}, errVideoNotFound
+		}
+		return CommentView{}, err
+	}
+	row := rows[0]
+	if row.Announce != nil {
+		s.announcer.announce(*row.Announce)
+	}
+	*c = row.Row.Comment
+	// Nobody can have liked it before it committed, and nobody follows themselves
+	// (follows_no_self_follow): the viewer fields need no query.
+	notFollowing := false
+	return s.media.commentView(&row.Row, false, &notFollowing), nil
+}
+
+// createdComment is the row createCommentStatement answers.
+type createdComment struct {
+	Row      commentRow `gorm:"embedded"`
+	Announce *string    `gorm:"column:announce"`
+}
+
+// createCommentStatement is Comments.Create's one statement. parent is the comment answered
+// (none for a top-level comment): the reply goes under its top-level comment (top) and answers
+// its author. locked takes the users' rows in id order before the insert (its rows come from
+// me, so the locks are taken first). The notifications go to the author answered, the video's
+// owner and the mentioned users (@names), each once, the first of these kinds that fits
+// (DISTINCT ON by rank), never to the comment's author. Nothing is inserted, and no row comes
+// back, when the video, the parent or the author is missing or the parent is on another video
+// (whyNotCreated tells which). With later, the notifications are announced by the caller.
+func createCommentStatement(later bool) string {
+	return `WITH parent AS (SELECT video_id, COALESCE(parent_id, id) AS top, user_id FROM comments WHERE id = @parent),
+	owner AS (SELECT user_id FROM videos WHERE id = @video),
+	locked AS (SELECT id, token_version FROM users WHERE id IN (@viewer, (SELECT user_id FROM owner), (SELECT user_id FROM parent))
+		ORDER BY id FOR KEY SHARE),
+	me AS (` + lockedCaller + `),
+	added AS (INSERT INTO comments (content, user_id, video_id, parent_id, reply_to_user_id)
+		SELECT @content, me.id, @video, (SELECT top FROM parent), (SELECT user_id FROM parent) FROM me, owner
+		WHERE CAST(@parent AS int) IS NULL OR (SELECT video_id FROM parent) = @video
+		RETURNING *),
+	recipients AS (SELECT user_id, 'reply' AS type, 1 AS rank FROM parent
+		UNION ALL SELECT user_id, 'comment', 2 FROM owner
+		UNION ALL SELECT id, 'mention', 3 FROM users WHERE lower(username) = ANY(string_to_array(@names, ' '))),
+	told AS (INSERT INTO notifications (user_id, actor_id, type, video_id, comment_id)
+		SELECT DISTINCT ON (r.user_id) r.user_id, a.user_id, r.type, a.video_id, a.id
+		FROM recipients r, added a WHERE r.user_id <> a.user_id ORDER BY r.user_id, r.rank
+		ON CONFLICT DO NOTHING` + announcedBy(later) + `)` + announceLater(later) + `
+	SELECT c.id, c.content, c.user_id, c.video_id, c.created_at, c.updated_at, c.like_count, c.parent_id,
+		c.reply_to_user_id, c.reply_count, u.username AS author_username, u.name AS author_name,
+		u.avatar AS author_avatar, r.username AS reply_to_username, r.name AS reply_to_name,
+		r.avatar AS reply_to_avatar` + announceColumn(later) + `
+	FROM added c JOIN users u ON u.id = c.user_id LEFT JOIN users r ON r.id = c.reply_to_user_id`
+}
+
+// whyNotCreated says why createCommentStatement inserted nothing: the parent is missing or on
+// another video, the video is missing, or else the author's account is gone.
+func (s *Comments) whyNotCreated(ctx context.Context, c *models.Comment) error {
+	var found []struct {
+		Video       bool   `gorm:"column:video"`
+		Parent      bool   `gorm:"column:parent"`
+		ParentVideo *int32 `gorm:"column:parent_video"`
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM videos WHERE id = @video) AS video,
+		EXISTS (SELECT 1 FROM comments WHERE id = @parent) AS parent,
+		(SELECT video_id FROM comments WHERE id = @parent) AS parent_video`,
+		map[string]any{"video": c.VideoID, "parent": c.ParentID}).Scan(&found).Error; err != nil {
+		return err
+	}
+	switch f := found[0]; {
+	case c.ParentID != nil && !f.Parent:
+		return errParentNotFound
+	case c.ParentID != nil && *f.ParentVideo != c.VideoID:
+		return errs.InvalidField("parentId", "is a comment on another video")
+	case !f.Video:
+		return errVideoNotFound
+	}
+	return errViewerGone
 }
 
 var errParentNotFound = errs.NotFound("Parent comment not found")
 
-// notifyComment writes the notifications of comment c on a video of owner: "reply" to the
-// author it answers, "comment" to the video's owner (unless already told as the answered
-// author), "mention" to the users it mentions (unless told already). With edit (the content
-// changed) only the mentions are synced.
-func notifyComment(tx *gorm.DB, c *models.Comment, owner int32, edit bool) error {
-	var told []int32
+// syncCommentMentions syncs the mention notifications of comment c on a video of owner after
+// its content changed: the users it no longer mentions lose theirs, the newly mentioned are
+// told, never the author it answers nor the video's owner (told of the comment already).
+func syncCommentMentions(tx *gorm.DB, c *models.Comment, owner int32) error {
+	told := []int32{owner}
 	if c.ReplyToUserID != nil {
-		if !edit {
-			if err := notifyOnce(tx, *c.ReplyToUserID, c.UserID, models.NotifyReply, &c.VideoID, &c.ID); err != nil {
-				return err
-			}
-		}
 		told = append(told, *c.ReplyToUserID)
 	}
-	if !slices.Contains(told, owner) {
-		if !edit {
-			if err := notifyOnce(tx, owner, c.UserID, models.NotifyComment, &c.VideoID, &c.ID); err != nil {
-				return err
-			}
-		}
-		told = append(told, owner)
-	}
-	return syncMentions(tx, c.UserID, c.VideoID, &c.ID, &c.Content, told, edit)
+	return syncMentions(tx, c.UserID, c.VideoID, &c.ID, &c.Content, told, true)
 }
 
 // Update sets the content of comment id if viewer wrote it (Forbidden otherwise).
@@ -303,7 +320,7 @@ func (s *Comments) Update(ctx context.Context, viewer, id int32, content string)
 		// Mentions follow the edit: the newly mentioned are told, the no longer mentioned lose
 		// their notification.
 		c := models.Comment{ID: id, UserID: viewer, VideoID: locked.VideoID, Content: content, ReplyToUserID: locked.ReplyTo}
-		return notifyComment(tx, &c, locked.VideoOwner, true)
+		return syncCommentMentions(tx, &c, locked.VideoOwner)
 	}))
 }
 

@@ -55,7 +55,7 @@ func TestLikesSetIsASetAndReturnsTheCountWithTheChange(t *testing.T) {
 			{"the last unlike leaves zero", u2, false, 0},
 		} {
 			t.Run(tg.name+"/"+step.name, func(t *testing.T) {
-				got, err := st.Likes.Set(ctx, tg.target, step.user, tg.item, step.like)
+				got, err := st.Likes.Set(ctx, tg.target, store.Caller{ID: step.user}, tg.item, step.like)
 				must(t, err)
 				stored, rows := tg.count(t)
 				if got != step.want || int64(stored) != rows || rows != int64(step.want) {
@@ -85,7 +85,7 @@ func TestFollowsSetIsASetAndReturnsTheFollowerCount(t *testing.T) {
 		{"the last unfollow leaves zero", u2, false, 0, 0},
 	} {
 		t.Run(step.name, func(t *testing.T) {
-			got, err := st.Follows.Set(ctx, step.user, target, step.follow)
+			got, err := st.Follows.Set(ctx, store.Caller{ID: step.user}, target, step.follow)
 			must(t, err)
 			p, err := st.Users.Profile(ctx, 0, target)
 			must(t, err)
@@ -133,11 +133,11 @@ func TestDeletingAVideoSettlesItsAuthorsCounters(t *testing.T) {
 	fans := newUsers(t, "fan", 3)
 	for _, fan := range fans {
 		for _, v := range []int32{gone, kept} {
-			_, err := st.Likes.Set(ctx, store.VideoLikes, fan, v, true)
+			_, err := st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: fan}, v, true)
 			must(t, err)
 		}
 		c := newComment(t, fan, gone)
-		_, err := st.Likes.Set(ctx, store.CommentLikes, author, c.ID, true)
+		_, err := st.Likes.Set(ctx, store.CommentLikes, store.Caller{ID: author}, c.ID, true)
 		must(t, err)
 	}
 	if _, err := st.Videos.Delete(ctx, author, gone); err != nil {
@@ -161,13 +161,22 @@ func TestDeletingAUserSettlesEveryoneElsesCounters(t *testing.T) {
 	video := newVideo(t, star).ID
 	starComment := newComment(t, star, video).ID
 	for _, step := range []func() error{
-		func() error { _, err := st.Follows.Set(ctx, gone, star, true); return err },
-		func() error { _, err := st.Follows.Set(ctx, fan, gone, true); return err },
-		func() error { _, err := st.Likes.Set(ctx, store.VideoLikes, gone, video, true); return err },
-		func() error { _, err := st.Likes.Set(ctx, store.CommentLikes, gone, starComment, true); return err },
-		func() error { return errOnly(st.Comments.Create(ctx, commentOf(gone, video))) },
-		func() error { _, err := st.Follows.Set(ctx, fan, star, true); return err },
-		func() error { _, err := st.Likes.Set(ctx, store.VideoLikes, fan, video, true); return err },
+		func() error { _, err := st.Follows.Set(ctx, store.Caller{ID: gone}, star, true); return err },
+		func() error { _, err := st.Follows.Set(ctx, store.Caller{ID: fan}, gone, true); return err },
+		func() error {
+			_, err := st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: gone}, video, true)
+			return err
+		},
+		func() error {
+			_, err := st.Likes.Set(ctx, store.CommentLikes, store.Caller{ID: gone}, starComment, true)
+			return err
+		},
+		func() error { return errOnly(createComment(st, gone, video)) },
+		func() error { _, err := st.Follows.Set(ctx, store.Caller{ID: fan}, star, true); return err },
+		func() error {
+			_, err := st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: fan}, video, true)
+			return err
+		},
 	} {
 		must(t, step())
 	}
@@ -205,12 +214,12 @@ func TestConcurrentSetsKeepTheCountsExact(t *testing.T) {
 			defer wg.Done()
 			for round := range 5 - i%2 {
 				on := round%2 == 0
-				n, err := st.Likes.Set(ctx, store.VideoLikes, u, video, on)
+				n, err := st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: u}, video, on)
 				if err == nil && (n < 0 || n > int32(len(users))) {
 					err = fmt.Errorf("Likes.Set returned %d", n)
 				}
 				if err == nil {
-					_, err = st.Follows.Set(ctx, u, author, on)
+					_, err = st.Follows.Set(ctx, store.Caller{ID: u}, author, on)
 				}
 				if err != nil {
 					errc <- err
@@ -245,7 +254,7 @@ func TestVacuumingTheDeltasLeavesTheirPages(t *testing.T) {
 	video := newVideo(t, author).ID
 	for range 300 {
 		fan := newUser(t, "fan").ID
-		_, err := st.Likes.Set(ctx, store.VideoLikes, fan, video, true)
+		_, err := st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: fan}, video, true)
 		must(t, err)
 	}
 	for {

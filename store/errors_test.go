@@ -53,29 +53,29 @@ func TestWritesOnRowsThatAreGoneAreNotFound(t *testing.T) {
 		write   func() error
 		message string
 	}{
-		{"a comment on a missing video", func() error { return errOnly(st.Comments.Create(ctx, commentOf(user, missing))) }, "Video not found"},
+		{"a comment on a missing video", func() error { return errOnly(createComment(st, user, missing)) }, "Video not found"},
 		{"liking a missing video", func() error {
-			_, err := st.Likes.Set(ctx, store.VideoLikes, user, missing, true)
+			_, err := st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: user}, missing, true)
 			return err
 		}, "Video not found"},
 		{"unliking a missing video", func() error {
-			_, err := st.Likes.Set(ctx, store.VideoLikes, user, missing, false)
+			_, err := st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: user}, missing, false)
 			return err
 		}, "Video not found"},
 		{"liking a missing comment", func() error {
-			_, err := st.Likes.Set(ctx, store.CommentLikes, user, missing, true)
+			_, err := st.Likes.Set(ctx, store.CommentLikes, store.Caller{ID: user}, missing, true)
 			return err
 		}, "Comment not found"},
 		{"unliking a missing comment", func() error {
-			_, err := st.Likes.Set(ctx, store.CommentLikes, user, missing, false)
+			_, err := st.Likes.Set(ctx, store.CommentLikes, store.Caller{ID: user}, missing, false)
 			return err
 		}, "Comment not found"},
 		{"following a missing user", func() error {
-			_, err := st.Follows.Set(ctx, user, missing, true)
+			_, err := st.Follows.Set(ctx, store.Caller{ID: user}, missing, true)
 			return err
 		}, "User not found"},
 		{"unfollowing a missing user", func() error {
-			_, err := st.Follows.Set(ctx, user, missing, false)
+			_, err := st.Follows.Set(ctx, store.Caller{ID: user}, missing, false)
 			return err
 		}, "User not found"},
 	} {
@@ -101,7 +101,7 @@ func TestAValuePostgreSQLRefusesIsInvalidNotInternal(t *testing.T) {
 			return errOnly(st.Videos.Create(ctx, &models.Video{UserID: user, VideoURL: "https://cdn.example.com/x.mp4", Caption: &nul}))
 		}},
 		{"a comment with a NUL byte", func() error {
-			return errOnly(st.Comments.Create(ctx, &models.Comment{UserID: user, VideoID: video, Content: nul}))
+			return errOnly(st.Comments.Create(ctx, store.Caller{ID: user}, &models.Comment{VideoID: video, Content: nul}))
 		}},
 		{"a username with a NUL byte", func() error {
 			return st.Users.Create(ctx, &models.User{Username: nul + unique("u"), Email: unique("e") + "@example.com", Password: "x"})
@@ -267,7 +267,7 @@ func TestADatabaseThatCannotBeReachedIsUnavailable(t *testing.T) {
 			{"Ping", func() error { return st.Ping(ctx) }},
 			{"Users.Get", func() error { _, err := st.Users.Get(ctx, 1); return err }},
 			{"Videos.Latest", func() error { _, err := st.Videos.Latest(ctx, 0, store.PageRequest{Limit: 1}); return err }},
-			{"Likes.Set", func() error { _, err := st.Likes.Set(ctx, store.VideoLikes, 1, 1, true); return err }},
+			{"Likes.Set", func() error { _, err := st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: 1}, 1, true); return err }},
 		} {
 			t.Run(name+"/"+c.name, func(t *testing.T) {
 				wantKind(t, c.call(), errs.KindUnavailable)
@@ -288,7 +288,7 @@ func TestACancelledRequestIsNotAnOutage(t *testing.T) {
 
 func TestABrokenCheckConstraintIsInvalid(t *testing.T) {
 	u := newUser(t, "self")
-	_, err := store.New(db).Follows.Set(ctx, u.ID, u.ID, true) // follows_no_self_follow
+	_, err := store.New(db).Follows.Set(ctx, store.Caller{ID: u.ID}, u.ID, true) // follows_no_self_follow
 	wantKind(t, err, errs.KindInvalid)
 }
 
@@ -300,7 +300,7 @@ func TestAMethodWithItsOwnTransactionJoinsTheOuterOne(t *testing.T) {
 	v := newVideo(t, author.ID)
 	rollback := errors.New("roll back")
 	err := st.Transact(ctx, func(tx *store.Store) error {
-		n, err := tx.Likes.Set(ctx, store.VideoLikes, fan.ID, v.ID, true)
+		n, err := tx.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: fan.ID}, v.ID, true)
 		if err != nil || n != 1 {
 			t.Fatalf("like inside Transact: count %d, err %v", n, err)
 		}
@@ -313,7 +313,7 @@ func TestAMethodWithItsOwnTransactionJoinsTheOuterOne(t *testing.T) {
 		t.Fatalf("the like outlived the rolled-back transaction: %d rows", n)
 	}
 	must(t, st.Transact(ctx, func(tx *store.Store) error {
-		_, err := tx.Likes.Set(ctx, store.VideoLikes, fan.ID, v.ID, true)
+		_, err := tx.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: fan.ID}, v.ID, true)
 		return err
 	}))
 	if n := countOf(t, `SELECT like_count FROM video_counts WHERE id = ?`, v.ID); n != 1 {

@@ -40,8 +40,8 @@ func followStatement(follow, later bool) string {
 		told AS (DELETE FROM notifications WHERE actor_id = @viewer AND type = 'follow' AND user_id = @target)`
 		sign = "-"
 	}
-	return `WITH locked AS (SELECT id FROM users WHERE id IN (@viewer, @target) ORDER BY id FOR KEY SHARE),
-		me AS (SELECT id FROM locked WHERE id = @viewer),
+	return `WITH locked AS (SELECT id, token_version FROM users WHERE id IN (@viewer, @target) ORDER BY id FOR KEY SHARE),
+		me AS (` + lockedCaller + `),
 		target AS (SELECT id FROM locked WHERE id = @target),
 		changed AS (` + change + announceLater(later) + `
 	SELECT (SELECT count(*) FROM me) AS viewer_found, (SELECT count(*) FROM changed) AS changed,
@@ -56,9 +56,10 @@ func followStatement(follow, later bool) string {
 // user's row, so many users following one celebrity do not wait for each other. A missing
 // target is NotFound (no row: it was not found or locked); when a twin request's change
 // committed after the statement's snapshot the count is read again after it, as in Likes.Set.
-func (s *Follows) Set(ctx context.Context, viewer, target int32, follow bool) (followerCount int32, err error) {
+func (s *Follows) Set(ctx context.Context, caller Caller, target int32, follow bool) (followerCount int32, err error) {
 	build := func(later bool) string { return followStatement(follow, later) }
-	count, err := runSetStatement(ctx, s.db, s.announcer, build, follow, map[string]any{"viewer": viewer, "target": target},
+	args := map[string]any{"viewer": caller.ID, "version": caller.TokenVersion, "target": target}
+	count, err := runSetStatement(ctx, s.db, s.announcer, build, follow, args,
 		`SELECT u.follower_count + up.followers FROM `+usersExact+` WHERE u.id = ?`, target)
 	if errs.Is(err, errs.KindNotFound) {
 		return 0, errUserNotFound

@@ -54,8 +54,8 @@ func newVideo(t testing.TB, owner int32) *models.Video {
 // newComment creates a comment of user on video through Comments.Create.
 func newComment(t testing.TB, user, video int32) *models.Comment {
 	t.Helper()
-	c := &models.Comment{UserID: user, VideoID: video, Content: unique("c")}
-	must(t, errOnly(store.New(db).Comments.Create(ctx, c)))
+	c := &models.Comment{VideoID: video, Content: unique("c")}
+	must(t, errOnly(store.New(db).Comments.Create(ctx, store.Caller{ID: user}, c)))
 	return c
 }
 
@@ -122,9 +122,9 @@ func wantKind(t testing.TB, err error, kind errs.Kind, fields ...string) *errs.E
 	return e
 }
 
-// commentOf is a new comment of user on video, for Comments.Create.
-func commentOf(user, video int32) *models.Comment {
-	return &models.Comment{UserID: user, VideoID: video, Content: unique("c")}
+// createComment creates a comment of user on video, as a fresh user's token would (version 0).
+func createComment(st *store.Store, user, video int32) (store.CommentView, error) {
+	return st.Comments.Create(ctx, store.Caller{ID: user}, &models.Comment{VideoID: video, Content: unique("c")})
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -80,8 +80,8 @@ func (t LikeTarget) setStatement(like, later bool) string {
 	if t.owner != "" {
 		users += `, (` + t.owner + `)`
 	}
-	sql := `WITH locked AS (SELECT id FROM users WHERE id IN (` + users + `) ORDER BY id FOR KEY SHARE),
-		me AS (SELECT id FROM locked WHERE id = @viewer), changed AS (` + change + `)`
+	sql := `WITH locked AS (SELECT id, token_version FROM users WHERE id IN (` + users + `) ORDER BY id FOR KEY SHARE),
+		me AS (` + lockedCaller + `), changed AS (` + change + `)`
 	if tell != "" {
 		sql += `, told AS (` + tell + announcedBy(later) + `)`
 	}
@@ -102,9 +102,10 @@ func (t LikeTarget) setStatement(like, later bool) string {
 // each other. When the statement changed nothing because a twin request's change committed
 // after its snapshot, the count is read again, after it, so that it shows that change
 // (runSetStatement).
-func (s *Likes) Set(ctx context.Context, t LikeTarget, viewer, id int32, like bool) (int32, error) {
+func (s *Likes) Set(ctx context.Context, t LikeTarget, caller Caller, id int32, like bool) (int32, error) {
 	build := func(later bool) string { return t.setStatement(like, later) }
-	count, err := runSetStatement(ctx, s.db, s.announcer, build, like, map[string]any{"viewer": viewer, "item": id},
+	args := map[string]any{"viewer": caller.ID, "version": caller.TokenVersion, "item": id}
+	count, err := runSetStatement(ctx, s.db, s.announcer, build, like, args,
 		`SELECT `+t.count+` FROM `+t.from+` WHERE `+t.key+` = ?`, id)
 	if errs.Is(err, errs.KindNotFound) {
 		return 0, t.notFound

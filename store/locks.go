@@ -85,6 +85,19 @@ func (u userLocks) need(id int32, l rowLock) userLocks {
 // errViewerGone answers a write whose acting user was deleted while it ran.
 var errViewerGone = errs.Unauthorized(errs.CodeTokenRevoked, "Access token revoked")
 
+// Caller is the user a write acts for and the version of the access token the request came
+// with. The write's own statement compares it with the user's, where it takes the user's lock
+// anyway: an older version (a logout everywhere, a password change) is errViewerGone, as is a
+// deleted user, so the request needs no token check before it (middleware.RequireToken).
+type Caller struct {
+	ID           int32
+	TokenVersion int32
+}
+
+// lockedCaller is the SQL of a write's acting user among the users it locked (a CTE locked
+// with columns id and token_version): found only with the token version of the request.
+const lockedCaller = `SELECT id FROM locked WHERE id = @viewer AND token_version = @version`
+
 // lockUsers takes step 1 of the lock order for a write by viewer: the rows of locks in id
 // order, each at its strength (one statement per run of ids that share a strength). It
 // answers errViewerGone when viewer's row is gone, and reports which of the others exist.

@@ -269,16 +269,6 @@ func hashTicket(ticket string) string {
 
 // --- writing notifications, inside the transaction of their action ----------------------------
 
-// notifyOnce inserts one notification unless it is to the actor (nobody is told of their own
-// action) or is there already (the unique index: redoing an action makes no second one).
-func notifyOnce(tx *gorm.DB, recipient, actor int32, kind string, videoID, commentID *int32) error {
-	if recipient == 0 || recipient == actor {
-		return nil
-	}
-	return tx.Exec(`INSERT INTO notifications (user_id, actor_id, type, video_id, comment_id)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, recipient, actor, kind, videoID, commentID).Error
-}
-
 // syncMentions makes the mention notifications of text (a caption when commentID is nil, else
 // a comment's content) by actor: one per mentioned user who exists, at most mention.Max, never
 // to the actor nor to the users in skip (already told of this comment as its video's owner or

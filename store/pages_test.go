@@ -74,7 +74,7 @@ func newListFixture(t testing.TB) listFixture {
 	cVideos := insertVideos(t, f.c, 3, 3, base)
 	f.video = aVideos[0]
 	for _, author := range []int32{f.a, f.b} {
-		if _, err := st.Follows.Set(ctx, f.viewer, author, true); err != nil {
+		if _, err := st.Follows.Set(ctx, store.Caller{ID: f.viewer}, author, true); err != nil {
 			t.Fatal(err)
 		}
 	}

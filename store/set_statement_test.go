@@ -40,7 +40,7 @@ func TestASetStatementReadsTheCountAgainOnlyAfterATwin(t *testing.T) {
 	set := func(user int32, like bool, wantCount int32, wantStatements int) {
 		t.Helper()
 		rec.Take()
-		got, err := st.Likes.Set(ctx, store.VideoLikes, user, v.ID, like)
+		got, err := st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: user}, v.ID, like)
 		must(t, err)
 		stmts := slices.DeleteFunc(rec.Take(), func(s string) bool { return strings.Contains(s, "announce_notifications(") })
 		if got != wantCount || len(stmts) != wantStatements {
@@ -99,7 +99,7 @@ func TestAnnouncementsAreBatched(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := st.Likes.Set(ctx, store.VideoLikes, fan, v.ID, true)
+			_, err := st.Likes.Set(ctx, store.VideoLikes, store.Caller{ID: fan}, v.ID, true)
 			if err != nil {
 				t.Error(err)
 			}

@@ -97,7 +97,7 @@ func (s *Store) on(db, reads *gorm.DB) *Store {
 	m := s.media
 	return &Store{db: db, media: m, trending: s.trending, trigrams: s.trigrams, announcer: s.announcer,
 		Users: &Users{db: db, reads: reads, media: m}, Follows: &Follows{db: db, reads: reads, media: m, announcer: s.announcer},
-		Videos: &Videos{db: db, reads: reads, media: m}, Comments: &Comments{db: db, reads: reads, media: m},
+		Videos: &Videos{db: db, reads: reads, media: m}, Comments: &Comments{db: db, reads: reads, media: m, announcer: s.announcer},
 		Likes: &Likes{db: db, reads: reads, media: m, announcer: s.announcer}, Sessions: &Sessions{db: db},
 		Files: &Files{db: db}, Uploads: &Uploads{db: db},
 		Hashtags: &Hashtags{db: db, reads: reads, media: m, trending: s.trending},

@@ -37,11 +37,11 @@ func newViewerFixture(t *testing.T) viewerFixture {
 		{store.VideoLikes, f.viewer, f.liked}, {store.VideoLikes, f.other, f.likedByOther},
 		{store.CommentLikes, f.viewer, f.likedComment}, {store.CommentLikes, f.other, f.bsComment},
 	} {
-		_, err := st.Likes.Set(ctx, l.target, l.user, l.item, true)
+		_, err := st.Likes.Set(ctx, l.target, store.Caller{ID: l.user}, l.item, true)
 		must(t, err)
 	}
 	for _, fl := range [][2]int32{{f.viewer, f.a}, {f.other, f.viewer}, {f.b, f.a}} {
-		_, err := st.Follows.Set(ctx, fl[0], fl[1], true)
+		_, err := st.Follows.Set(ctx, store.Caller{ID: fl[0]}, fl[1], true)
 		must(t, err)
 	}
 	return f
