@@ -131,7 +131,7 @@ func (s *Comments) pageIn(ctx context.Context, viewer int32, keys keyset, where 
 				query += " AND " + where
 			}
 			var at []time.Time
-			err := s.reads.WithContext(ctx).Raw(query, append([]any{id}, args...)...).Scan(&at).Error
+			err := s.reads.WithContext(ctx).Raw(query, append([]any{id}, args...)...).Find(&at).Error
 			if err != nil || len(at) == 0 {
 				return position{}, false, err
 			}
@@ -167,7 +167,7 @@ func (s *Comments) Get(ctx context.Context, viewer, id int32) (CommentView, erro
 // readComment reads comment id with its author; NotFound when missing.
 func readComment(db *gorm.DB, id int32) (commentRow, error) {
 	var rows []commentRow
-	if err := db.Raw(`SELECT `+commentColumns+` FROM `+commentsWithAuthor+` WHERE c.id = ?`, id).Scan(&rows).Error; err != nil {
+	if err := db.Raw(`SELECT `+commentColumns+` FROM `+commentsWithAuthor+` WHERE c.id = ?`, id).Find(&rows).Error; err != nil {
 		return commentRow{}, err
 	}
 	if len(rows) == 0 {
@@ -202,7 +202,7 @@ func (s *Comments) Create(ctx context.Context, caller Caller, c *models.Comment)
 	args := map[string]any{"viewer": c.UserID, "version": caller.TokenVersion, "video": c.VideoID, "parent": c.ParentID, "content": c.Content, "names": names}
 	var rows []createdComment
 	err := retriedStatement(ctx, s.db, func(db *gorm.DB) error {
-		return db.Raw(createCommentStatement(later), args).Scan(&rows).Error
+		return db.Raw(createCommentStatement(later), args).Find(&rows).Error
 	})
 	if err == nil && len(rows) == 0 {
 		err = s.whyNotCreated(ctx, c)
@@ -274,7 +274,7 @@ func (s *Comments) whyNotCreated(ctx context.Context, c *models.Comment) error {
 	if err := s.db.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM videos WHERE id = @video) AS video,
 		EXISTS (SELECT 1 FROM comments WHERE id = @parent) AS parent,
 		(SELECT video_id FROM comments WHERE id = @parent) AS parent_video`,
-		map[string]any{"video": c.VideoID, "parent": c.ParentID}).Scan(&found).Error; err != nil {
+		map[string]any{"video": c.VideoID, "parent": c.ParentID}).Find(&found).Error; err != nil {
 		return err
 	}
 	switch f := found[0]; {
@@ -334,7 +334,7 @@ func (s *Comments) Delete(ctx context.Context, viewer, id int32) error {
 			return err
 		}
 		var videos []int32
-		if err := tx.Raw(`SELECT video_id FROM comments WHERE id = ?`, id).Scan(&videos).Error; err != nil {
+		if err := tx.Raw(`SELECT video_id FROM comments WHERE id = ?`, id).Find(&videos).Error; err != nil {
 			return err
 		}
 		if len(videos) == 0 {

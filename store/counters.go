@@ -46,7 +46,7 @@ const usersExact = `users u` + userPending
 // updated. Any number of instances may run it at once: a row another folder holds is skipped.
 func (s *Store) FoldCounterDeltas(ctx context.Context, batch int) (int64, error) {
 	var updated int64
-	err := s.db.WithContext(ctx).Raw(`SELECT fold_counter_deltas(?)`, batch).Scan(&updated).Error
+	err := s.db.WithContext(ctx).Raw(`SELECT fold_counter_deltas(?)`, batch).Find(&updated).Error
 	return updated, translate(err)
 }
 

@@ -29,7 +29,7 @@ func (s *Files) Referenced(ctx context.Context, urls []string) ([]string, error)
 	var used []string
 	err := s.db.WithContext(ctx).Raw(`SELECT avatar FROM users WHERE avatar IN ?
 		UNION SELECT video_url FROM videos WHERE video_url IN ?
-		UNION SELECT thumbnail_url FROM videos WHERE thumbnail_url IN ?`, urls, urls, urls).Scan(&used).Error
+		UNION SELECT thumbnail_url FROM videos WHERE thumbnail_url IN ?`, urls, urls, urls).Find(&used).Error
 	return used, translate(err)
 }
 
@@ -55,7 +55,7 @@ func (s *Files) InUse(ctx context.Context, files []StoredFile) ([]StoredFile, er
 		UNION SELECT avatar_storage_path FROM users WHERE avatar_storage_path IN @paths
 		UNION SELECT video_storage_path FROM videos WHERE video_storage_path IN @paths
 		UNION SELECT thumbnail_storage_path FROM videos WHERE thumbnail_storage_path IN @paths`,
-		sql.Named("urls", urls), sql.Named("paths", paths)).Scan(&used).Error
+		sql.Named("urls", urls), sql.Named("paths", paths)).Find(&used).Error
 	if err != nil {
 		return nil, translate(err)
 	}

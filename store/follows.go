@@ -143,7 +143,7 @@ func joinedUsers(ctx context.Context, db *gorm.DB, media MediaURLs, viewer int32
 // scanInto runs a query and scans its rows with GORM, by column name.
 func scanInto[T any](db *gorm.DB, sql string, args []any) ([]T, error) {
 	var rows []T
-	err := db.Raw(sql, args...).Scan(&rows).Error
+	err := db.Raw(sql, args...).Find(&rows).Error
 	return rows, err
 }
 

@@ -176,7 +176,7 @@ func (s *Hashtags) Videos(ctx context.Context, viewer int32, name, sort string, 
 		spec.resolve = func(ctx context.Context, id int32) (position, bool, error) {
 			var score []float64
 			err := s.reads.WithContext(ctx).Raw(`SELECT trending_score FROM video_hashtags WHERE hashtag_id = ? AND video_id = ?`,
-				h.ID, id).Scan(&score).Error
+				h.ID, id).Find(&score).Error
 			if err != nil || len(score) == 0 {
 				return position{}, false, err
 			}
@@ -187,7 +187,7 @@ func (s *Hashtags) Videos(ctx context.Context, viewer int32, name, sort string, 
 		spec.resolve = func(ctx context.Context, id int32) (position, bool, error) {
 			var at []time.Time
 			err := s.reads.WithContext(ctx).Raw(`SELECT created_at FROM video_hashtags WHERE hashtag_id = ? AND video_id = ?`,
-				h.ID, id).Scan(&at).Error
+				h.ID, id).Find(&at).Error
 			if err != nil || len(at) == 0 {
 				return position{}, false, err
 			}
@@ -262,6 +262,6 @@ func (s *Hashtags) rankTrending(ctx context.Context, limit int) ([]TrendingHasht
 		-- LIMIT 1 keeps this a lookup per ranked tag by primary key, rather than a hash of
 		-- every tag.
 		CROSS JOIN LATERAL (SELECT name, video_count FROM hashtags WHERE id = d.hashtag_id LIMIT 1) h
-		ORDER BY d.score DESC, d.recent DESC, d.hashtag_id DESC`, trendingHalfLifeDays, TrendingDays, limit).Scan(&out).Error
+		ORDER BY d.score DESC, d.recent DESC, d.hashtag_id DESC`, trendingHalfLifeDays, TrendingDays, limit).Find(&out).Error
 	return out, translate(err)
 }

@@ -54,7 +54,7 @@ func (s *LocalMedia) Page(ctx context.Context, col MediaColumn, publicBaseURL st
 	var refs []MediaRef
 	err := s.db.WithContext(ctx).Raw(`SELECT id, `+col.url+` AS url FROM `+col.table+`
 		WHERE id > ? AND (`+col.url+` LIKE ? OR `+col.url+` LIKE ?)
-		ORDER BY id LIMIT ?`, afterID, local, absolute, limit).Scan(&refs).Error
+		ORDER BY id LIMIT ?`, afterID, local, absolute, limit).Find(&refs).Error
 	return refs, translate(err)
 }
 

@@ -44,7 +44,7 @@ type ProcessingTarget struct {
 func (s *Media) Target(ctx context.Context, id int32) (ProcessingTarget, error) {
 	var rows []ProcessingTarget
 	err := s.db.WithContext(ctx).Raw(`SELECT id, status, video_storage_path, thumbnail_url, thumbnail_storage_path
-		FROM videos WHERE id = ?`, id).Scan(&rows).Error
+		FROM videos WHERE id = ?`, id).Find(&rows).Error
 	if err != nil {
 		return ProcessingTarget{}, translate(err)
 	}
@@ -94,7 +94,7 @@ func (s *Media) Finish(ctx context.Context, id int32, sourcePath string, o Outco
 	return translate(transact(ctx, s.db, func(tx *gorm.DB) error {
 		var rows []ProcessingTarget
 		if err := tx.Raw(`SELECT id, status, video_storage_path, thumbnail_url, thumbnail_storage_path
-			FROM videos WHERE id = ? FOR NO KEY UPDATE`, id).Scan(&rows).Error; err != nil {
+			FROM videos WHERE id = ? FOR NO KEY UPDATE`, id).Find(&rows).Error; err != nil {
 			return err
 		}
 		if len(rows) == 0 || rows[0].VideoStoragePath == nil || *rows[0].VideoStoragePath != sourcePath {

@@ -136,7 +136,7 @@ func (s *Notifications) List(ctx context.Context, viewer int32, kind string, req
 		resolve: func(ctx context.Context, id int32) (position, bool, error) {
 			var at []time.Time
 			err := s.db.WithContext(ctx).Raw(`SELECT n.created_at FROM notifications n WHERE n.id = ? AND `+where,
-				append([]any{id}, args...)...).Scan(&at).Error
+				append([]any{id}, args...)...).Find(&at).Error
 			if err != nil || len(at) == 0 {
 				return position{}, false, err
 			}
@@ -162,7 +162,7 @@ func (s *Notifications) List(ctx context.Context, viewer int32, kind string, req
 // index-only count over the partial index of unread rows), so it is exact at every moment.
 func (s *Notifications) UnreadCount(ctx context.Context, viewer int32) (int64, error) {
 	var n int64
-	err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, viewer).Scan(&n).Error
+	err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, viewer).Find(&n).Error
 	return n, translate(err)
 }
 
@@ -189,7 +189,7 @@ func (s *Notifications) MarkRead(ctx context.Context, viewer int32, ids []int32,
 func (s *Notifications) Get(ctx context.Context, viewer, id int32) (view NotificationView, unread int64, ok bool, err error) {
 	var rows []notificationRow
 	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumnsFollowed+unreadColumn+` FROM `+notificationsFrom+
-		` WHERE n.id = ? AND n.user_id = ?`, viewer, viewer, id, viewer).Scan(&rows).Error; err != nil {
+		` WHERE n.id = ? AND n.user_id = ?`, viewer, viewer, id, viewer).Find(&rows).Error; err != nil {
 		return NotificationView{}, 0, false, translate(err)
 	}
 	if len(rows) == 0 {
@@ -204,7 +204,7 @@ func (s *Notifications) Get(ctx context.Context, viewer, id int32) (view Notific
 func (s *Notifications) After(ctx context.Context, viewer, after int32, limit int) ([]NotificationView, error) {
 	var rows []notificationRow
 	if err := s.db.WithContext(ctx).Raw(`SELECT `+notificationColumnsFollowed+` FROM `+notificationsFrom+
-		` WHERE n.user_id = ? AND n.id > ? ORDER BY n.id LIMIT ?`, viewer, viewer, after, limit).Scan(&rows).Error; err != nil {
+		` WHERE n.user_id = ? AND n.id > ? ORDER BY n.id LIMIT ?`, viewer, viewer, after, limit).Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
 	return notificationViews(s.media, rows), nil
@@ -214,7 +214,7 @@ func (s *Notifications) After(ctx context.Context, viewer, after int32, limit in
 // Last-Event-ID starts.
 func (s *Notifications) LatestID(ctx context.Context, viewer int32) (int32, error) {
 	var id int32
-	err := s.db.WithContext(ctx).Raw(`SELECT COALESCE(max(id), 0) FROM notifications WHERE user_id = ?`, viewer).Scan(&id).Error
+	err := s.db.WithContext(ctx).Raw(`SELECT COALESCE(max(id), 0) FROM notifications WHERE user_id = ?`, viewer).Find(&id).Error
 	return id, translate(err)
 }
 
@@ -233,7 +233,7 @@ func (s *Notifications) NewTicket(ctx context.Context, viewer int32) (ticket str
 		// The database's clock decides expiry, so every instance agrees on it.
 		return tx.Raw(`INSERT INTO notification_tickets (ticket_hash, user_id, expires_at)
 			VALUES (?, ?, now() + make_interval(secs => ?)) RETURNING expires_at`,
-			hashTicket(ticket), viewer, TicketTTL.Seconds()).Scan(&expiresAt).Error
+			hashTicket(ticket), viewer, TicketTTL.Seconds()).Find(&expiresAt).Error
 	})
 	if err != nil {
 		return "", time.Time{}, translate(err)
@@ -253,7 +253,7 @@ func (s *Notifications) UseTicket(ctx context.Context, ticket string) (int32, er
 		Valid  bool  `gorm:"column:valid"`
 	}
 	if err := s.db.WithContext(ctx).Raw(`DELETE FROM notification_tickets WHERE ticket_hash = ?
-		RETURNING user_id, expires_at > now() AS valid`, hashTicket(ticket)).Scan(&rows).Error; err != nil {
+		RETURNING user_id, expires_at > now() AS valid`, hashTicket(ticket)).Find(&rows).Error; err != nil {
 		return 0, translate(err)
 	}
 	if len(rows) == 0 || !rows[0].Valid {

@@ -110,7 +110,7 @@ func fetchPage[T any](ctx context.Context, db *gorm.DB, spec listSpec, req PageR
 		if spec.where != "" {
 			count += " WHERE " + spec.where
 		}
-		if err := db.Raw(count, spec.args...).Scan(&page.Total).Error; err != nil {
+		if err := db.Raw(count, spec.args...).Find(&page.Total).Error; err != nil {
 			return page, err
 		}
 	} else if req.Cursor != "" {

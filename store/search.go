@@ -158,7 +158,7 @@ func (s *Search) readTrigrams(ctx context.Context, q string, fn func(tx *gorm.DB
 			Trigrams string  `gorm:"column:trigrams"`
 			Stats    *string `gorm:"column:stats"`
 		}
-		err := tx.Raw(sql, similarityThreshold, cmp.Or(s.timeout, searchStatementTimeout), q).Scan(&row).Error
+		err := tx.Raw(sql, similarityThreshold, cmp.Or(s.timeout, searchStatementTimeout), q).Find(&row).Error
 		if err != nil {
 			return err
 		}
@@ -394,7 +394,7 @@ func userSearchSpec(db *gorm.DB, q string, usernames, names similarRoute) listSp
 				Tier  int32   `gorm:"column:tier"`
 				Score float64 `gorm:"column:score"`
 			}
-			err := db.WithContext(ctx).Raw(sql, append(args, id)...).Scan(&rows).Error
+			err := db.WithContext(ctx).Raw(sql, append(args, id)...).Find(&rows).Error
 			if err != nil || len(rows) == 0 {
 				return position{}, false, err
 			}
@@ -462,7 +462,7 @@ func rareJSON(rare []string) string {
 func (s *Search) userPage(ctx context.Context, db *gorm.DB, viewer int32, spec listSpec, req PageRequest) (Page[UserSummary], error) {
 	hits, err := fetchPage(ctx, db, spec, req, func(db *gorm.DB, sql string, args []any) ([]userHit, error) {
 		var rows []userHit
-		err := db.Raw(sql, args...).Scan(&rows).Error
+		err := db.Raw(sql, args...).Find(&rows).Error
 		return rows, err
 	}, func(h *userHit) position { return position{Tier: h.Tier, Score: h.Score, ID: h.ID} })
 	if err != nil {
@@ -507,7 +507,7 @@ func (s *Search) Videos(ctx context.Context, viewer int32, q string, req PageReq
 			resolve: func(ctx context.Context, id int32) (position, bool, error) {
 				sql, args := withQuery(`SELECT v.trending_score FROM videos v WHERE `+videoMatch+` AND `+readyOnly, q)
 				var scores []float64
-				err := tx.WithContext(ctx).Raw(sql+` AND v.id = ?`, append(args, id)...).Scan(&scores).Error
+				err := tx.WithContext(ctx).Raw(sql+` AND v.id = ?`, append(args, id)...).Find(&scores).Error
 				if err != nil || len(scores) == 0 {
 					return position{}, false, err
 				}
@@ -598,7 +598,7 @@ func hashtagSearchSpec(db *gorm.DB, q, match, rank string) listSpec {
 func hashtagPage(ctx context.Context, db *gorm.DB, spec listSpec, req PageRequest) (Page[HashtagSummary], error) {
 	hits, err := fetchPage(ctx, db, spec, req, func(db *gorm.DB, sql string, args []any) ([]hashtagHit, error) {
 		var rows []hashtagHit
-		err := db.Raw(sql, args...).Scan(&rows).Error
+		err := db.Raw(sql, args...).Find(&rows).Error
 		return rows, err
 	}, func(h *hashtagHit) position { return position{Score: h.Rank, ID: h.ID} })
 	if err != nil {
@@ -639,7 +639,7 @@ func (s *Search) Suggest(ctx context.Context, viewer int32, q string) (Suggestio
 			ORDER BY u.follower_count DESC, u.id DESC LIMIT ?)) s
 		ORDER BY part, follower_count DESC, id DESC LIMIT ?`, q)
 	var hits []userHit
-	if err := db.Raw(sql, append(args, SuggestLimit, SuggestLimit)...).Scan(&hits).Error; err != nil {
+	if err := db.Raw(sql, append(args, SuggestLimit, SuggestLimit)...).Find(&hits).Error; err != nil {
 		return Suggestions{}, translate(err)
 	}
 	users, err := s.summaries(ctx, s.reads, viewer, hits)
@@ -657,7 +657,7 @@ func (s *Search) Suggest(ctx context.Context, viewer int32, q string) (Suggestio
 				ORDER BY h.video_count DESC, h.id DESC LIMIT ?)) s
 			ORDER BY part, video_count DESC, id DESC LIMIT ?`, tag)
 		var tags []hashtagHit
-		if err := db.Raw(sql, append(args, SuggestLimit, SuggestLimit)...).Scan(&tags).Error; err != nil {
+		if err := db.Raw(sql, append(args, SuggestLimit, SuggestLimit)...).Find(&tags).Error; err != nil {
 			return Suggestions{}, translate(err)
 		}
 		for _, h := range tags {

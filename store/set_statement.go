@@ -69,13 +69,13 @@ func runSetStatement(ctx context.Context, db *gorm.DB, announcer *announcer, bui
 	args map[string]any, recount string, arg any) (int32, error) {
 	sql := build(!inTransaction(db))
 	var rows []setAnswer
-	err := retriedStatement(ctx, db, func(db *gorm.DB) error { return db.Raw(sql, args).Scan(&rows).Error })
+	err := retriedStatement(ctx, db, func(db *gorm.DB) error { return db.Raw(sql, args).Find(&rows).Error })
 	if err == nil && len(rows) == 1 && rows[0].Announce != nil {
 		announcer.announce(*rows[0].Announce)
 	}
 	if err == nil && len(rows) == 1 && rows[0].ViewerFound == 1 && rows[0].Changed == 0 && rows[0].Had != set {
 		var counts []int32
-		err = db.WithContext(ctx).Raw(recount, arg).Scan(&counts).Error
+		err = db.WithContext(ctx).Raw(recount, arg).Find(&counts).Error
 		if err == nil && len(counts) == 1 {
 			rows[0].Count = counts[0]
 		}

@@ -14,7 +14,10 @@
 // keyset pages with row comparisons, the LATERAL join of the following feed, locking reads in
 // a fixed order (FOR UPDATE / FOR SHARE), set operations with ON CONFLICT DO NOTHING, and
 // UPDATE ... RETURNING. The feed rows are scanned by position (scanVideos), not by GORM's
-// reflective struct scan, which was a third of the feed's CPU in a profile.
+// reflective struct scan, which was a third of the feed's CPU in a profile. Raw statements
+// read their rows with Find, not Scan: GORM's Scan hands the statement to a recorder that
+// formats its SQL with every value (logger.ExplainSQL) whether or not anything logs it, 7% of
+// a like's server CPU (docs/performance.md, "Issue 15, third round").
 package store
 
 import (

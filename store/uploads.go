@@ -52,7 +52,7 @@ func (s *Uploads) Register(ctx context.Context, path string, user int32, kind st
 	err := s.db.WithContext(ctx).Raw(`UPDATE uploads SET registered_at = now()
 		WHERE storage_path = ? AND user_id = ? AND kind = ? AND registered_at IS NULL
 		RETURNING storage_path, user_id, kind, content_type, size, created_at, expires_at, registered_at`,
-		path, user, kind).Scan(&rows).Error
+		path, user, kind).Find(&rows).Error
 	if err != nil {
 		return models.Upload{}, translate(err)
 	}
@@ -155,7 +155,7 @@ func (s *Uploads) RetryDeletes(ctx context.Context, del func(path string) error)
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			paths = nil
 			if err := tx.Raw(`SELECT storage_path FROM storage_deletes WHERE storage_path > ? AND retry_at <= now()
-				ORDER BY storage_path LIMIT ? FOR UPDATE SKIP LOCKED`, after, sweepBatch).Scan(&paths).Error; err != nil {
+				ORDER BY storage_path LIMIT ? FOR UPDATE SKIP LOCKED`, after, sweepBatch).Find(&paths).Error; err != nil {
 				return err
 			}
 			var done, failed []string

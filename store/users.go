@@ -50,7 +50,7 @@ func (s *Users) Create(ctx context.Context, u *models.User) error {
 	}
 	var emailTaken []bool
 	if err := db.Raw(`SELECT bool_or(lower(email) = lower(?)) FROM users WHERE lower(email) = lower(?) OR lower(username) = lower(?)`,
-		u.Email, u.Email, u.Username).Scan(&emailTaken).Error; err != nil {
+		u.Email, u.Email, u.Username).Find(&emailTaken).Error; err != nil {
 		return translate(err)
 	}
 	if len(emailTaken) == 1 && emailTaken[0] {
@@ -83,7 +83,7 @@ func (s *Users) Get(ctx context.Context, id int32) (*models.User, error) {
 
 func getUser(ctx context.Context, db *gorm.DB, id int32) (*models.User, error) {
 	var users []models.User
-	if err := db.WithContext(ctx).Raw(`SELECT `+userColumns+` FROM `+usersExact+` WHERE u.id = ?`, id).Scan(&users).Error; err != nil {
+	if err := db.WithContext(ctx).Raw(`SELECT `+userColumns+` FROM `+usersExact+` WHERE u.id = ?`, id).Find(&users).Error; err != nil {
 		return nil, translate(err)
 	}
 	if len(users) == 0 {
@@ -125,7 +125,7 @@ func (s *Users) Exists(ctx context.Context, id int32) error {
 // exists runs query (selecting the id of one row) and answers notFound when it finds none.
 func exists(ctx context.Context, db *gorm.DB, query string, id int32, notFound error) error {
 	var found []int32
-	if err := db.WithContext(ctx).Raw(query, id).Scan(&found).Error; err != nil {
+	if err := db.WithContext(ctx).Raw(query, id).Find(&found).Error; err != nil {
 		return translate(err)
 	}
 	if len(found) == 0 {
@@ -155,7 +155,7 @@ func (s *Users) List(ctx context.Context, viewer int32, search string, limit, pa
 	}
 	var users []models.User
 	if err := s.reads.WithContext(ctx).Raw(`SELECT `+userColumns+` FROM `+usersExact+where+` ORDER BY u.id DESC LIMIT ? OFFSET ?`,
-		append(args, limit, (page-1)*limit)...).Scan(&users).Error; err != nil {
+		append(args, limit, (page-1)*limit)...).Find(&users).Error; err != nil {
 		return nil, translate(err)
 	}
 	ids := make([]int32, len(users))
@@ -208,7 +208,7 @@ func (s *Users) LockCredentials(ctx context.Context, id int32) (hash string, ver
 
 func (s *Users) tokenVersion(ctx context.Context, query string, id int32) (int32, error) {
 	var versions []int32
-	if err := s.db.WithContext(ctx).Raw(query, id).Scan(&versions).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw(query, id).Find(&versions).Error; err != nil {
 		return 0, translate(err)
 	}
 	if len(versions) == 0 {
@@ -230,7 +230,7 @@ func (s *Users) BumpTokenVersion(ctx context.Context, id int32) error {
 func (s *Users) SetPassword(ctx context.Context, id int32, checked, hash string) (version int32, ok bool, err error) {
 	var versions []int32
 	if err := s.db.WithContext(ctx).Raw(`UPDATE users SET password = ?, token_version = token_version + 1, updated_at = ?
-		WHERE id = ? AND password = ? RETURNING token_version`, hash, time.Now().UTC(), id, checked).Scan(&versions).Error; err != nil {
+		WHERE id = ? AND password = ? RETURNING token_version`, hash, time.Now().UTC(), id, checked).Find(&versions).Error; err != nil {
 		return 0, false, translate(err)
 	}
 	if len(versions) == 0 {
@@ -274,7 +274,7 @@ func (s *Users) UpdateProfile(ctx context.Context, id int32, p ProfileUpdate) (o
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var before []models.User
-		if err := tx.Raw(`SELECT * FROM users WHERE id = ? FOR UPDATE`, id).Scan(&before).Error; err != nil {
+		if err := tx.Raw(`SELECT * FROM users WHERE id = ? FOR UPDATE`, id).Find(&before).Error; err != nil {
 			return err
 		}
 		if len(before) == 0 {
@@ -353,7 +353,7 @@ func (s *Users) Delete(ctx context.Context, id int32) (files []StoredFile, err e
 			if err := tx.Raw(`SELECT avatar AS url, avatar_storage_path AS path FROM users WHERE id = ? AND avatar IS NOT NULL
 				UNION ALL SELECT video_url, video_storage_path FROM videos WHERE user_id = ?
 				UNION ALL SELECT thumbnail_url, thumbnail_storage_path FROM videos WHERE user_id = ? AND thumbnail_url IS NOT NULL`,
-				id, id, id).Scan(&files).Error; err != nil {
+				id, id, id).Find(&files).Error; err != nil {
 				return err
 			}
 			return tx.Exec(`DELETE FROM users WHERE id = ?`, id).Error
@@ -382,6 +382,6 @@ func countedUsers(db *gorm.DB, id int32) ([]int32, error) {
 	err := db.Raw(`SELECT following_id FROM follows WHERE follower_id = @id
 		UNION SELECT follower_id FROM follows WHERE following_id = @id
 		UNION SELECT v.user_id FROM video_likes l JOIN videos v ON v.id = l.video_id WHERE l.user_id = @id`,
-		sql.Named("id", id)).Scan(&ids).Error
+		sql.Named("id", id)).Find(&ids).Error
 	return ids, err
 }

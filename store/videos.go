@@ -172,7 +172,7 @@ func (s *Videos) Trending(ctx context.Context, viewer int32, req PageRequest) (P
 				ID            int32   `gorm:"column:id"`
 				TrendingScore float64 `gorm:"column:trending_score"`
 			}
-			err := s.reads.WithContext(ctx).Raw(`SELECT id, trending_score FROM videos v WHERE id = ? AND `+readyOnly, id).Scan(&rows).Error
+			err := s.reads.WithContext(ctx).Raw(`SELECT id, trending_score FROM videos v WHERE id = ? AND `+readyOnly, id).Find(&rows).Error
 			if err != nil || len(rows) == 0 {
 				return position{}, false, err
 			}
@@ -267,7 +267,7 @@ func resolveByCreation(db *gorm.DB, cond string, args ...any) func(ctx context.C
 	}
 	return func(ctx context.Context, id int32) (position, bool, error) {
 		var at []time.Time
-		err := db.WithContext(ctx).Raw(query, append([]any{id}, args...)...).Scan(&at).Error
+		err := db.WithContext(ctx).Raw(query, append([]any{id}, args...)...).Find(&at).Error
 		if err != nil || len(at) == 0 {
 			return position{}, false, err
 		}

@@ -43,7 +43,7 @@ func viewerVideoMarks(ctx context.Context, db *gorm.DB, viewer int32, videos []i
 	}
 	err := db.WithContext(ctx).Raw(`SELECT video_id, 'like' AS kind FROM video_likes WHERE user_id = ? AND video_id IN ?
 		UNION ALL SELECT video_id, 'bookmark' FROM video_bookmarks WHERE user_id = ? AND video_id IN ?`,
-		viewer, videos, viewer, videos).Scan(&rows).Error
+		viewer, videos, viewer, videos).Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func idSet(ctx context.Context, db *gorm.DB, query string, viewer int32, ids []i
 		return set, nil
 	}
 	var found []int32
-	if err := db.WithContext(ctx).Raw(query, viewer, ids).Scan(&found).Error; err != nil {
+	if err := db.WithContext(ctx).Raw(query, viewer, ids).Find(&found).Error; err != nil {
 		return nil, err
 	}
 	for _, id := range found {
