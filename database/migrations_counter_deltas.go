@@ -291,8 +291,8 @@ func dropCounterDeltas(tx *gorm.DB) error {
 // the commit is on disk (PostgreSQL orders the notification queue so), so every like that told
 // its author, of any video, committed one fsync at a time: pgbench of the like with its
 // notification ran at 632 transactions/s where the like alone ran at 5,600 (docs/performance.md,
-// "Hot rows"). The store's set statements (a like, a follow) now say tiktok.announce = 'later'
-// for their own transaction, so the trigger stays silent, and announce their notifications right
+// "Hot rows"). The store's set statements (a like, a follow; since the third round of issue 15
+// a new comment's statement too) now say tiktok.announce = 'later' for their own transaction, so the trigger stays silent, and announce their notifications right
 // after the commit with announce_notifications(): its own tiny transaction, committed without
 // waiting for the disk (nothing in it needs to survive a crash: a notification that is never
 // announced is still listed, counted unread and replayed to a stream that reconnects). Every
