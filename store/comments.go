@@ -190,9 +190,10 @@ func readComment(db *gorm.DB, id int32) (commentRow, error) {
 // lock (the author, the video's owner, the author answered), FOR KEY SHARE, in id order, before
 // the insert locks the video by its own foreign key. The counting triggers lock nothing (they
 // append counter deltas), so comments on one video do not wait for each other. An author
-// deleted meanwhile is errViewerGone. Outside a caller's transaction the notifications are
-// announced after the commit by the announcer, as a like's are (set_statement.go): announced
-// inside, they would make every comment's commit wait for every other's.
+// deleted meanwhile, or a token of another version (Caller), is errViewerGone. Outside a
+// caller's transaction the notifications are announced after the commit by the announcer, as a
+// like's are (set_statement.go): announced inside, they would make every comment's commit wait
+// for every other's.
 func (s *Comments) Create(ctx context.Context, caller Caller, c *models.Comment) (CommentView, error) {
 	c.UserID = caller.ID
 	later := !inTransaction(s.db)
