@@ -180,6 +180,12 @@ func TestWritesThatCheckTheTokenInTheirStatementRefuseEveryBadToken(t *testing.T
 		}
 		return n
 	}
+	// The fan has liked, bookmarked and followed already, so that a refused unlike, unbookmark
+	// or unfollow would have something to take away.
+	api.Do("POST", apitest.Path("/api/videos/%d/like", v.ID), nil, fan.Token).Status(http.StatusOK)
+	api.Do("POST", apitest.Path("/api/videos/%d/bookmark", v.ID), nil, fan.Token).Status(http.StatusOK)
+	api.Do("POST", apitest.Path("/api/users/%d/follow", author.ID), nil, fan.Token).Status(http.StatusOK)
+	api.Do("POST", apitest.Path("/api/comments/%d/like", cm.ID), nil, fan.Token).Status(http.StatusOK)
 	before := written()
 
 	// The fan's own token, made bad in each way; the old version is the fan's real one of
@@ -228,10 +234,10 @@ func TestWritesThatCheckTheTokenInTheirStatementRefuseEveryBadToken(t *testing.T
 		}
 		api.Do(w.method, w.path, body(w.path), fan.Token).Status(want)
 	}
-	// Liked and unliked, bookmarked and unbookmarked, followed and unfollowed: the comment
-	// stays, with one notification of its video's owner ("comment", which its mention of the
-	// owner does not repeat).
-	if after := written(); after != before+2 {
-		t.Fatalf("the fan's writes left %d rows, want 2 (the comment and its notification)", after-before)
+	// The like, the bookmark, the follow and the comment's like (each with its notification
+	// but the bookmark) are taken back: 7 rows fewer. The comment stays, with one notification
+	// of its video's owner ("comment", which its mention of the owner does not repeat).
+	if after := written(); after != before-7+2 {
+		t.Fatalf("the fan's writes changed %d rows, want -5 (7 taken back, the comment and its notification added)", after-before)
 	}
 }

@@ -37,7 +37,7 @@ func followStatement(follow, later bool) string {
 	if !follow {
 		change = `DELETE FROM follows WHERE follower_id = (SELECT id FROM me) AND following_id = (SELECT id FROM target)
 			RETURNING 1),
-		told AS (DELETE FROM notifications WHERE actor_id = @viewer AND type = 'follow' AND user_id = @target)`
+		told AS (DELETE FROM notifications WHERE actor_id = (SELECT id FROM me) AND type = 'follow' AND user_id = @target)`
 		sign = "-"
 	}
 	return `WITH locked AS (SELECT id, token_version FROM users WHERE id IN (@viewer, @target) ORDER BY id FOR KEY SHARE),

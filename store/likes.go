@@ -39,7 +39,8 @@ type LikeTarget struct {
 	// an unlike committing between the two (it deletes both) would leave a notification of a
 	// like that is gone. unnotify names the whole key of notifications_once_key (the recipient
 	// is the item's author): by the item's id alone it read every notification of a viral
-	// video, 31,000 index entries after a few minutes of likes.
+	// video, 31,000 index entries after a few minutes of likes. Both act as me, so a caller
+	// refused by the statement (a deleted user, a revoked token) changes nothing.
 	notify, unnotify string
 }
 
@@ -53,7 +54,7 @@ var (
 			SELECT v.user_id, me.id, 'like', v.id FROM me JOIN videos v ON v.id = @item AND v.user_id <> me.id
 			WHERE EXISTS (SELECT 1 FROM changed) ON CONFLICT DO NOTHING`,
 		unnotify: `DELETE FROM notifications WHERE user_id = (SELECT user_id FROM videos WHERE id = @item)
-			AND actor_id = @viewer AND type = 'like' AND COALESCE(video_id, 0) = @item AND COALESCE(comment_id, 0) = 0`}
+			AND actor_id = (SELECT id FROM me) AND type = 'like' AND COALESCE(video_id, 0) = @item AND COALESCE(comment_id, 0) = 0`}
 	CommentLikes = LikeTarget{
 		table: "comment_likes", column: "comment_id",
 		from: "comments c" + commentPending, key: "c.id", count: "c.like_count + cp.likes",
@@ -62,7 +63,7 @@ var (
 			SELECT c.user_id, me.id, 'comment_like', c.video_id, c.id FROM me JOIN comments c ON c.id = @item AND c.user_id <> me.id
 			WHERE EXISTS (SELECT 1 FROM changed) ON CONFLICT DO NOTHING`,
 		unnotify: `DELETE FROM notifications WHERE user_id = (SELECT user_id FROM comments WHERE id = @item)
-			AND actor_id = @viewer AND type = 'comment_like' AND COALESCE(comment_id, 0) = @item`}
+			AND actor_id = (SELECT id FROM me) AND type = 'comment_like' AND COALESCE(comment_id, 0) = @item`}
 )
 
 // setStatement is the one statement of Set: it keeps the acting user's row and the item
