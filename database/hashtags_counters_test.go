@@ -72,9 +72,10 @@ func TestHashtagCountsFollowEveryWrite(t *testing.T) {
 }
 
 // Fifty writers adding and removing overlapping sets of tags never deadlock and never lose a
-// count. Each statement names its tags in a random order; the rows go in by hashtag id (as the
-// store writes them: two INSERTs of the same primary keys in opposite orders would deadlock on
-// the key itself, trigger or not), and the trigger locks the tags in id order.
+// count. Each statement names its tags in a random order; the rows go in and out by hashtag id
+// (as the store writes them, after locking the tags in id order: two statements taking the same
+// rows in opposite orders would deadlock on the rows themselves, trigger or not), and the
+// trigger locks the tags in id order.
 func TestHashtagCountsExactUnderConcurrentPlainSQL(t *testing.T) {
 	f := newFixture(t, db, 8)
 	salt := rand.Int64()
@@ -103,8 +104,13 @@ func TestHashtagCountsExactUnderConcurrentPlainSQL(t *testing.T) {
 						SELECT ?, h.id FROM unnest(?::text[]) AS p(name) JOIN hashtags h ON h.name = p.name
 						ORDER BY h.id ON CONFLICT DO NOTHING`, video, pgTextArray(picked)).Error
 				} else {
-					err = db.Exec(`DELETE FROM video_hashtags WHERE video_id = ?
-						AND hashtag_id IN (SELECT id FROM hashtags WHERE name = ANY(?::text[]))`, video, pgTextArray(picked)).Error
+					// Its rows are taken in hashtag id order first: a plain DELETE takes them in
+					// its plan's order (heap order for a bitmap scan, name order for a nested
+					// loop), and two such deletes of one video's rows deadlock on the rows.
+					err = db.Exec(`DELETE FROM video_hashtags WHERE video_id = ? AND hashtag_id IN (
+						SELECT vh.hashtag_id FROM video_hashtags vh JOIN hashtags h ON h.id = vh.hashtag_id
+						WHERE vh.video_id = ? AND h.name = ANY(?::text[]) ORDER BY vh.hashtag_id FOR UPDATE OF vh)`,
+						video, video, pgTextArray(picked)).Error
 				}
 				if err != nil {
 					errs <- err
