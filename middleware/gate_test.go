@@ -96,6 +96,14 @@ func (g *gateServer) awaitStart(t *testing.T) string {
 	}
 }
 
+// awaitEnter waits for the next request to enter a handler and checks that it is path's.
+func (g *gateServer) awaitEnter(t *testing.T, path string) {
+	t.Helper()
+	if p := g.awaitStart(t); p != path {
+		t.Fatalf("%s entered, want %s", p, path)
+	}
+}
+
 // noStart checks that no request enters a handler for a moment.
 func (g *gateServer) noStart(t *testing.T) {
 	t.Helper()
@@ -131,9 +139,7 @@ func TestGateFreesTheSlotAtTheAnswersFirstWrite(t *testing.T) {
 	g.get(context.Background(), "/answer", &wg)
 	g.awaitStart(t) // it has answered and still runs: its slot is free
 	g.get(context.Background(), "/work", &wg)
-	if p := g.awaitStart(t); p != "/work" {
-		t.Fatalf("%s entered, want /work", p)
-	}
+	g.awaitEnter(t, "/work")
 	close(g.release)
 	wg.Wait()
 }
@@ -144,13 +150,9 @@ func TestGateLetsBodiesAndExemptRoutesPass(t *testing.T) {
 	g.get(context.Background(), "/work", &wg)
 	g.awaitStart(t) // the only slot is taken
 	g.get(context.Background(), "/stream", &wg)
-	if p := g.awaitStart(t); p != "/stream" {
-		t.Fatalf("%s entered, want /stream", p)
-	}
+	g.awaitEnter(t, "/stream")
 	g.send(context.Background(), "POST", "/work", `{"a":1}`, &wg)
-	if p := g.awaitStart(t); p != "/work" {
-		t.Fatalf("%s entered, want the POST with a body", p)
-	}
+	g.awaitEnter(t, "/work") // the POST, with a body
 	close(g.release)
 	wg.Wait()
 }
@@ -175,9 +177,7 @@ func TestGateDropsAWaiterWhoseClientLeft(t *testing.T) {
 	// It took no slot: after the first request, the next one still gets in.
 	close(g.release)
 	g.get(context.Background(), "/work", &wg)
-	if p := g.awaitStart(t); p != "/work" {
-		t.Fatalf("%s entered, want /work", p)
-	}
+	g.awaitEnter(t, "/work")
 	g.noStart(t) // and the departed one never ran
 	wg.Wait()
 }
